@@ -1,0 +1,92 @@
+/**
+ * Typed errors shared by every selfpatch-ts package. Each names the file, key or option at fault
+ * so a user can act on the message without reading code.
+ */
+
+/** Base class: every error raised deliberately by selfpatch-ts derives from it. */
+export class SelfPatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration value is missing, out of range or incompatible with another. */
+export class ConfigError extends SelfPatchError {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`invalid option '${option}': ${message}`);
+  }
+}
+
+/** A tensor has the wrong rank or shape for an operation. */
+export class ShapeError extends SelfPatchError {}
+
+/** One parameter whose stored shape differs from the module's. */
+export interface ShapeMismatch {
+  key: string;
+  expected: number[];
+  actual: number[];
+}
+
+/** A state dict does not fit a module: lists every missing, unexpected and mis-shaped key. */
+export class StateDictError extends SelfPatchError {
+  constructor(
+    readonly missing: string[],
+    readonly unexpected: string[],
+    readonly mismatched: ShapeMismatch[],
+    context = 'state dict',
+  ) {
+    const parts: string[] = [];
+    const show = (keys: string[]): string =>
+      keys.slice(0, 20).join(', ') + (keys.length > 20 ? `, ... (${keys.length} in all)` : '');
+    if (missing.length > 0) parts.push(`missing keys: ${show(missing)}`);
+    if (unexpected.length > 0) parts.push(`unexpected keys: ${show(unexpected)}`);
+    if (mismatched.length > 0) {
+      parts.push(
+        'shape mismatches: ' +
+          mismatched
+            .slice(0, 20)
+            .map((m) => `${m.key} expected [${m.expected.join(',')}] got [${m.actual.join(',')}]`)
+            .join('; '),
+      );
+    }
+    super(`${context} does not match the module: ${parts.join('; ')}`);
+  }
+}
+
+/** A checkpoint file is malformed, truncated, unsupported or unsafe. */
+export class CheckpointFormatError extends SelfPatchError {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+/** A pickle references a global outside the allow-list (it would execute code in Python). */
+export class DisallowedPickleGlobalError extends CheckpointFormatError {
+  constructor(
+    file: string,
+    readonly global: string,
+  ) {
+    super(
+      file,
+      `pickle references the disallowed global '${global}'; only tensors, containers and known ` +
+        'torch/collections/argparse types are loaded (nothing is executed)',
+    );
+  }
+}
+
+/** A requested tfjs backend cannot be loaded. */
+export class BackendUnavailableError extends SelfPatchError {
+  constructor(
+    readonly backend: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @selfpatch/nn — tensor building blocks on `@tensorflow/tfjs-core`.
+ *
+ * Importing this package registers tfjs-core's gradients (under Node they are otherwise missing,
+ * TFJS_NOTES §1.4), so every package built on it can differentiate on every backend.
+ */
+import '#register-gradients';
+
+export * from './errors.js';
+export { Rng, type RngState } from './rng.js';
+export { globalRng, manualSeed } from './rng-default.js';
+export { erfinv, truncNormal, uniformInit, defaultLinearInit, type TruncNormalOptions } from './init.js';
+export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
+export { matmul2d, linear } from './ops/matmul.js';
+export { gelu } from './ops/gelu.js';
+export { layerNorm } from './ops/layer-norm.js';
+export { scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
+export { Linear, type LinearOptions, type LinearInit } from './layers/linear.js';
+export { LayerNorm } from './layers/layer-norm.js';
+export { Mlp, type MlpOptions } from './layers/mlp.js';
+export { Attention, type AttentionOptions, type AttentionOutput } from './layers/attention.js';
+export { ClassAttention, type ClassAttentionOptions } from './layers/class-attention.js';
+export { DropPath, dropPath } from './layers/drop-path.js';
+export { installWasmKernels, copyBox } from './wasm-kernels.js';
+export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';
+export { writeFileAtomic, readCheckpointFile, WriteError } from './node-fs.js';

@@ -1,0 +1,54 @@
+/**
+ * `nn.Linear` with PyTorch keys `weight [out, in]`, `bias [out]`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../module.js';
+import { linear } from '../ops/matmul.js';
+import { defaultLinearInit, truncNormal } from '../init.js';
+import { globalRng, type Rng } from '../rng-default.js';
+
+export type LinearInit = 'trunc_normal' | 'torch_default';
+
+export interface LinearOptions {
+  bias?: boolean;
+  /** `trunc_normal` (std 0.02, bias 0; the official `_init_weights`) or PyTorch's default. */
+  init?: LinearInit;
+  rng?: Rng;
+}
+
+/**
+ * @example
+ * ```ts
+ * const fc = new Linear(8, 16);
+ * const y = fc.forward(tf.ones([2, 5, 8])); // [2, 5, 16]
+ * ```
+ */
+export class Linear extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
+    super();
+    const rng = options.rng ?? globalRng();
+    const init = options.init ?? 'trunc_normal';
+    const w =
+      init === 'trunc_normal'
+        ? truncNormal([outFeatures, inFeatures], rng, { std: 0.02 })
+        : defaultLinearInit([outFeatures, inFeatures], inFeatures, rng);
+    this.weight = this.addParameter('weight', w);
+    if (options.bias ?? true) {
+      const b = init === 'trunc_normal' ? tf.zeros([outFeatures]) : defaultLinearInit([outFeatures], inFeatures, rng);
+      this.bias = this.addParameter('bias', b);
+    } else {
+      this.bias = null;
+    }
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}

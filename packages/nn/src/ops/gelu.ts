@@ -1,0 +1,33 @@
+/**
+ * Exact GELU, `0.5·x·(1 + erf(x/√2))` (PyTorch `nn.GELU()` default; SELFPATCH_SPEC §1), with a
+ * hand-written gradient `Φ(x) + x·φ(x)` that costs one exp instead of the stock chain.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { defineOp } from './custom-op.js';
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+const geluImpl = defineOp(1, ([input], save) => {
+  const x = input as tf.Tensor;
+  save([x]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const sx = saved[0] as tf.Tensor;
+      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(sx, SQRT1_2))));
+      const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(sx), -0.5)));
+      return [tf.mul(dy, tf.add(cdf, tf.mul(sx, pdf)))];
+    },
+  };
+});
+
+/**
+ * @example
+ * ```ts
+ * gelu(tf.tensor1d([-1, 0, 1])).print(); // [-0.1587, 0, 0.8413]
+ * ```
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return geluImpl(x) as tf.Tensor;
+}

@@ -1,0 +1,88 @@
+/**
+ * Matrix products whose forward and backward passes stay on XNNPACK's fast path on wasm
+ * (TFJS_NOTES §3, §8.1): 2-D operands, no transpose flags; gradients use explicit transposes.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError } from '../errors.js';
+import { defineOp } from './custom-op.js';
+
+function check2d(name: string, t: tf.Tensor): void {
+  if (t.rank !== 2) throw new ShapeError(`${name}: expected a 2-D tensor, got shape [${t.shape.join(',')}]`);
+}
+
+const mm = defineOp(2, ([a, b], save) => {
+  save([a as tf.Tensor, b as tf.Tensor]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
+    },
+  };
+});
+
+/**
+ * `a @ b` for 2-D tensors, with a backward pass free of transpose flags.
+ *
+ * @example
+ * ```ts
+ * const y = matmul2d(tf.ones([4, 3]), tf.ones([3, 2])); // [4, 2]
+ * ```
+ */
+export function matmul2d(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  check2d('matmul2d(a)', a);
+  check2d('matmul2d(b)', b);
+  if (a.shape[1] !== b.shape[0]) {
+    throw new ShapeError(`matmul2d: inner dims differ, [${a.shape.join(',')}] @ [${b.shape.join(',')}]`);
+  }
+  return mm(a, b) as tf.Tensor2D;
+}
+
+const linearBias = defineOp(3, ([x, w, b], save) => {
+  save([x as tf.Tensor, w as tf.Tensor]);
+  return {
+    value: tf.add(tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D)), b as tf.Tensor),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [
+        tf.matMul(dy as tf.Tensor2D, sw),
+        tf.matMul(tf.transpose(dy as tf.Tensor2D), sx),
+        tf.sum(dy, 0),
+      ];
+    },
+  };
+});
+
+const linearNoBias = defineOp(2, ([x, w], save) => {
+  save([x as tf.Tensor, w as tf.Tensor]);
+  return {
+    value: tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx)];
+    },
+  };
+});
+
+/**
+ * PyTorch `F.linear`: `y = x Wᵀ + b` with `W` stored `[out, in]`, for `x` of any rank `[..., in]`.
+ * One explicit transpose in the forward pass; the backward pass needs one more (of `dy`) and no
+ * transpose flags.
+ *
+ * @example
+ * ```ts
+ * const y = linear(tf.ones([2, 5, 8]), tf.ones([16, 8]), tf.zeros([16])); // [2, 5, 16]
+ * ```
+ */
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null): tf.Tensor {
+  const inF = weight.shape[1] as number;
+  const outF = weight.shape[0] as number;
+  if (weight.rank !== 2) throw new ShapeError(`linear: weight must be [out, in], got [${weight.shape.join(',')}]`);
+  if (x.shape[x.rank - 1] !== inF) {
+    throw new ShapeError(`linear: input last dim ${x.shape[x.rank - 1]} != weight in-features ${inF}`);
+  }
+  const lead = x.shape.slice(0, -1);
+  const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]);
+  const y = bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);
+  return x.rank === 2 ? y : tf.reshape(y, [...lead, outF]);
+}

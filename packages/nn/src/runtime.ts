@@ -1,0 +1,106 @@
+/**
+ * Backend selection for apps (DESIGN §5). Packages never pick a backend; apps call
+ * {@link initBackend} once at start-up.
+ *
+ * `auto`: `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
+ * and loads, else `wasm`, else `cpu`. An explicit choice that cannot load fails with a message
+ * that says what to install. The native packages are optional peers: their install downloads
+ * libtensorflow, which is not possible everywhere.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendUnavailableError, ConfigError } from './errors.js';
+import { installWasmKernels } from './wasm-kernels.js';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+
+export interface BackendInfo {
+  /** The active tfjs backend. */
+  name: BackendName;
+  /** Human-readable reason for the choice (print it). */
+  reason: string;
+}
+
+/** Loads a module by specifier; injectable for tests. */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+export interface InitBackendOptions {
+  importer?: ModuleImporter;
+}
+
+const defaultImporter: ModuleImporter = (specifier) => import(specifier);
+
+const INSTALL_HINT: Record<BackendName, string> = {
+  tensorflow:
+    'install @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node (native CPU); their install downloads libtensorflow, so it needs network access to Google storage',
+  wasm: 'install @tensorflow/tfjs-backend-wasm',
+  cpu: 'install @tensorflow/tfjs-backend-cpu',
+};
+
+async function tryTensorflow(importer: ModuleImporter): Promise<{ ok: true; pkg: string } | { ok: false; why: string }> {
+  const errors: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await importer(pkg);
+      if (await tf.setBackend('tensorflow')) return { ok: true, pkg };
+      errors.push(`${pkg} loaded but the 'tensorflow' backend failed to initialise`);
+    } catch (err) {
+      errors.push(`${pkg}: ${firstLine(err)}`);
+    }
+  }
+  return { ok: false, why: errors.join('; ') };
+}
+
+async function tryPlain(name: 'wasm' | 'cpu', importer: ModuleImporter): Promise<string | null> {
+  const pkg = name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu';
+  try {
+    await importer(pkg);
+    if (name === 'wasm') installWasmKernels();
+    if (await tf.setBackend(name)) return null;
+    return `${pkg} loaded but the '${name}' backend failed to initialise`;
+  } catch (err) {
+    return `${pkg}: ${firstLine(err)}`;
+  }
+}
+
+function firstLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0] ?? msg;
+}
+
+/**
+ * Loads and activates a tfjs backend.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from '@selfpatch/nn/runtime';
+ * const info = await initBackend('auto');
+ * console.log(`backend: ${info.name} (${info.reason})`);
+ * ```
+ */
+export async function initBackend(choice: string = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
+    throw new ConfigError('backend', `expected one of ${BACKEND_CHOICES.join(', ')}, got '${choice}'`);
+  }
+  const importer = options.importer ?? defaultImporter;
+  if (choice === 'tensorflow') {
+    const r = await tryTensorflow(importer);
+    if (r.ok) return { name: 'tensorflow', reason: `requested; using ${r.pkg}` };
+    throw new BackendUnavailableError('tensorflow', `backend 'tensorflow' is not available (${r.why}); ${INSTALL_HINT.tensorflow}`);
+  }
+  if (choice === 'wasm' || choice === 'cpu') {
+    const why = await tryPlain(choice, importer);
+    if (why === null) return { name: choice, reason: 'requested' };
+    throw new BackendUnavailableError(choice, `backend '${choice}' is not available (${why}); ${INSTALL_HINT[choice]}`);
+  }
+  const tfr = await tryTensorflow(importer);
+  if (tfr.ok) return { name: 'tensorflow', reason: `auto: ${tfr.pkg} is installed` };
+  const wasmWhy = await tryPlain('wasm', importer);
+  if (wasmWhy === null) {
+    return { name: 'wasm', reason: 'auto: no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]); using WebAssembly' };
+  }
+  const cpuWhy = await tryPlain('cpu', importer);
+  if (cpuWhy === null) return { name: 'cpu', reason: `auto: wasm unavailable (${wasmWhy}); using the slow pure-JS cpu backend` };
+  throw new BackendUnavailableError('auto', `no tfjs backend could be loaded: tensorflow (${tfr.why}); wasm (${wasmWhy}); cpu (${cpuWhy})`);
+}

@@ -1,0 +1,161 @@
+/**
+ * Kernel replacements for tfjs-backend-wasm (TFJS_NOTES §2, §3, §8.3, §8.4).
+ *
+ * - `Slice`, `Unpack`, `SplitV`: the stock kernels call `backend.readSync`, which copies the whole
+ *   input for every output; these read the input in place from the wasm heap.
+ * - `UnsortedSegmentSum`: missing on wasm, needed by the gradient of `gather`.
+ *
+ * Must run after `@tensorflow/tfjs-backend-wasm` has been imported (its own registrations would
+ * otherwise replace these); `initBackend('wasm')` in `@selfpatch/nn/runtime` does it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type TypedArray = Float32Array | Int32Array | Uint8Array;
+
+/** The part of tfjs-backend-wasm's `BackendWasm` these kernels use. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): TypedArray;
+}
+
+const KERNELS = ['Slice', 'Unpack', 'SplitV', 'UnsortedSegmentSum'] as const;
+
+function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) strides[i] = (strides[i + 1] as number) * (shape[i + 1] as number);
+  return strides;
+}
+
+/** Copies the box `begin..begin+size` of `x` (row-major, shape `xShape`) into `out`. */
+export function copyBox(
+  x: TypedArray,
+  xShape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+  out: TypedArray,
+): void {
+  const rank = xShape.length;
+  if (rank === 0) {
+    out[0] = x[0] as number;
+    return;
+  }
+  const strides = stridesOf(xShape);
+  // Merge the innermost axes that are copied whole into one contiguous run.
+  let inner = rank - 1;
+  let run = size[inner] as number;
+  while (inner > 0 && size[inner] === xShape[inner] && begin[inner] === 0) {
+    inner--;
+    run *= size[inner] as number;
+  }
+  const outer = size.slice(0, inner);
+  const total = outer.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(inner).fill(0);
+  let o = 0;
+  for (let n = 0; n < total; n++) {
+    let off = 0;
+    for (let d = 0; d < inner; d++) off += ((begin[d] as number) + (idx[d] as number)) * (strides[d] as number);
+    off += (begin[inner] as number) * (strides[inner] as number);
+    out.set(x.subarray(off, off + run), o);
+    o += run;
+    for (let d = inner - 1; d >= 0; d--) {
+      idx[d] = (idx[d] as number) + 1;
+      if ((idx[d] as number) < (size[d] as number)) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+function sliceInfo(backend: WasmBackendLike, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  if (size.some((s) => s === 0)) return out;
+  // Views are taken after makeOutput: allocating may grow (and move) the heap.
+  copyBox(backend.typedArrayFromHeap(x), x.shape, begin, size, backend.typedArrayFromHeap(out));
+  return out;
+}
+
+function sliceKernel({ inputs, attrs, backend }: tf.KernelConfig['kernelFunc'] extends (a: infer A) => unknown ? A : never): tf.TensorInfo {
+  const x = (inputs as { x: tf.TensorInfo }).x;
+  const { begin, size } = attrs as unknown as { begin: number | number[]; size: number | number[] };
+  const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [number[], number[]];
+  return sliceInfo(backend as unknown as WasmBackendLike, x, b, s);
+}
+
+function unpackKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+  const value = (inputs as { value: tf.TensorInfo }).value;
+  let axis = (attrs as unknown as { axis: number }).axis;
+  if (axis < 0) axis += value.shape.length;
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  const begin = new Array<number>(value.shape.length).fill(0);
+  const size = value.shape.slice();
+  size[axis] = 1;
+  const outs: tf.TensorInfo[] = [];
+  for (let i = 0; i < (value.shape[axis] as number); i++) {
+    begin[axis] = i;
+    const o = sliceInfo(backend as WasmBackendLike, value, begin, size);
+    outs.push({ dataId: o.dataId, dtype: o.dtype, shape: outShape });
+  }
+  return outs;
+}
+
+function splitVKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+  const x = (inputs as { x: tf.TensorInfo }).x;
+  const { numOrSizeSplits, axis } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0] as number;
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[ax] = s;
+    const out = sliceInfo(backend as WasmBackendLike, x, begin.slice(), size);
+    begin[ax] = (begin[ax] as number) + s;
+    return out;
+  });
+}
+
+function unsortedSegmentSumKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+  const numSegments = (attrs as unknown as { numSegments: number }).numSegments;
+  const be = backend as WasmBackendLike;
+  const inner = tf.util.sizeFromShape(x.shape.slice(segmentIds.shape.length));
+  const out = be.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
+  const xv = be.typedArrayFromHeap(x);
+  const ids = be.typedArrayFromHeap(segmentIds);
+  const ov = be.typedArrayFromHeap(out);
+  ov.fill(0);
+  for (let i = 0; i < ids.length; i++) {
+    const s = ids[i] as number;
+    if (s < 0 || s >= numSegments) continue;
+    const o = s * inner;
+    const a = i * inner;
+    for (let j = 0; j < inner; j++) ov[o + j] = (ov[o + j] as number) + (xv[a + j] as number);
+  }
+  return out;
+}
+
+let installed = false;
+
+/**
+ * Replaces/adds the wasm kernels above. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { installWasmKernels } from '@selfpatch/nn';
+ * installWasmKernels();
+ * ```
+ */
+export function installWasmKernels(): void {
+  if (installed) return;
+  for (const name of KERNELS) {
+    if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
+  }
+  tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: 'Unpack', backendName: 'wasm', kernelFunc: unpackKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: 'SplitV', backendName: 'wasm', kernelFunc: splitVKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: unsortedSegmentSumKernel as unknown as tf.KernelFunc,
+  });
+  installed = true;
+}

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { use, maxAbsDiff } from './backends.js';
+import { Rng } from '../src/index.js';
+
+/** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
+test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
+  // The replacements are the registered ones (the stock kernels would pass the comparison too).
+  assert.equal(tf.getKernel('Slice', 'wasm')?.kernelFunc.name, 'sliceKernel');
+  assert.equal(tf.getKernel('Unpack', 'wasm')?.kernelFunc.name, 'unpackKernel');
+  assert.equal(tf.getKernel('SplitV', 'wasm')?.kernelFunc.name, 'splitVKernel');
+  const rng = new Rng(5);
+  for (let iter = 0; iter < 200; iter++) {
+    const rank = 1 + rng.int(5);
+    const shape = Array.from({ length: rank }, () => 1 + rng.int(5));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: n }, () => rng.normal());
+    const begin = shape.map((d) => rng.int(d));
+    const size = shape.map((d, i) => 1 + rng.int(d - (begin[i] as number)));
+    const axis = rng.int(rank);
+    const splits = shape[axis] as number;
+    const run = async (backend: string) => {
+      await use(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor(data, shape);
+        const s = tf.slice(x, begin, size).dataSync().slice();
+        const u = tf.unstack(x, axis).map((t) => t.dataSync().slice());
+        const first = 1 + rng.int(splits);
+        const parts = first < splits ? [first, splits - first] : [splits];
+        const sp = tf.split(x, parts, axis).map((t) => t.dataSync().slice());
+        return { s, u, sp };
+      });
+    };
+    const state = rng.getState();
+    const cpu = await run('cpu');
+    rng.setState(state);
+    const wasm = await run('wasm');
+    assert.deepEqual(Array.from(wasm.s), Array.from(cpu.s), `slice ${JSON.stringify({ shape, begin, size })}`);
+    wasm.u.forEach((u, i) => assert.deepEqual(Array.from(u), Array.from(cpu.u[i] as Float32Array)));
+    wasm.sp.forEach((u, i) => assert.deepEqual(Array.from(u), Array.from(cpu.sp[i] as Float32Array)));
+  }
+});
+
+test('gather gradient (UnsortedSegmentSum) works on wasm and matches cpu', async () => {
+  const results: Float32Array[] = [];
+  for (const backend of ['cpu', 'wasm']) {
+    await use(backend);
+    const g = tf.tidy(() => {
+      const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+      const idx = tf.tensor1d([2, 0, 2, 1], 'int32');
+      const w = tf.tensor2d([[1, -1], [2, 0.5], [3, 1], [0.25, 4]]);
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), w)))(x).dataSync().slice() as Float32Array;
+    });
+    results.push(g);
+  }
+  assert.deepEqual(Array.from(results[0] as Float32Array), [2, 0.5, 0.25, 4, 4, 0]);
+  assert.equal(maxAbsDiff(results[0] as Float32Array, results[1] as Float32Array), 0);
+});
