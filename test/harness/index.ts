@@ -1,2 +1,4 @@
 export * from './golden.js';
 export * from './backends.js';
+export * from './vit.js';
+export * from './python.js';

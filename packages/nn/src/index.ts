@@ -13,6 +13,7 @@ export { erfinv, truncNormal, uniformInit, defaultLinearInit, type TruncNormalOp
 export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { matmul2d, linear } from './ops/matmul.js';
 export { gelu } from './ops/gelu.js';
+export { stopGradient } from './ops/stop-gradient.js';
 export { layerNorm } from './ops/layer-norm.js';
 export { scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
 export { Linear, type LinearOptions, type LinearInit } from './layers/linear.js';
