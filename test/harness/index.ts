@@ -2,3 +2,4 @@ export * from './golden.js';
 export * from './backends.js';
 export * from './vit.js';
 export * from './python.js';
+export * from './ssl.js';

@@ -22,6 +22,7 @@ export { Mlp, type MlpOptions } from './layers/mlp.js';
 export { Attention, type AttentionOptions, type AttentionOutput } from './layers/attention.js';
 export { ClassAttention, type ClassAttentionOptions } from './layers/class-attention.js';
 export { DropPath, dropPath } from './layers/drop-path.js';
+export { BatchNorm1d, type BatchNormOptions } from './layers/batch-norm.js';
 export { installWasmKernels, copyBox } from './wasm-kernels.js';
 export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';
 export { writeFileAtomic, readCheckpointFile, WriteError } from './node-fs.js';

@@ -9,4 +9,4 @@ export { matchPositives, l2normalize, type MatchingOptions, type PositiveMatches
 export { gatherPositives } from './gather-positives.js';
 export { ClassAttentionBlock } from './class-attention-block.js';
 export { SelfPatchHead, type SelfPatchHeadOptions, type HeadForwardOptions, type HeadOutput, type Aggregation } from './selfpatch-head.js';
-export { patchLoss, updatePatchCenter, type PatchLossOptions } from './patch-loss.js';
+export { patchLoss, patchTargets, patchCrossEntropy, updatePatchCenter, type PatchLossOptions } from './patch-loss.js';

@@ -28,6 +28,19 @@ export interface PatchLossOptions {
  * const loss = patchLoss([sG1, sG2, sL1], [tG1, tG2, tL1], patchCenter, { teacherTemp: 0.04 });
  * ```
  */
+/** Per-patch targets `softmax((t − c_p)/τ_t)` (constants), `[B, N, K]`. */
+export function patchTargets(teacher: tf.Tensor3D, center: tf.Tensor, teacherTemp: number): tf.Tensor3D {
+  return tf.tidy(() => stopGradient(tf.softmax(tf.div(tf.sub(teacher, center), teacherTemp))) as tf.Tensor3D);
+}
+
+/** `mean_{b,n} CE(q, s/τ_s)` for one crop: `−Σ_j q_j log_softmax(s/τ_s)_j` averaged over patches. */
+export function patchCrossEntropy(student: tf.Tensor3D, targets: tf.Tensor3D, studentTemp: number): tf.Scalar {
+  if (student.shape.join() !== targets.shape.join()) {
+    throw new ShapeError(`patch cross-entropy: student [${student.shape}] vs targets [${targets.shape}]`);
+  }
+  return tf.tidy(() => tf.mean(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(tf.div(student, studentTemp))), -1))) as tf.Scalar);
+}
+
 export function patchLoss(student: tf.Tensor[], teacher: tf.Tensor[], center: tf.Tensor, options: PatchLossOptions): tf.Scalar {
   const tauS = options.studentTemp ?? 0.1;
   const tauT = options.teacherTemp;
@@ -37,11 +50,9 @@ export function patchLoss(student: tf.Tensor[], teacher: tf.Tensor[], center: tf
   }
   return tf.tidy(() => {
     const terms = student.map((s, i) => {
-      const t = teacher[i] as tf.Tensor;
+      const t = teacher[i] as tf.Tensor3D;
       if (s.shape.join() !== t.shape.join()) throw new ShapeError(`patchLoss crop ${i}: student [${s.shape}] vs teacher [${t.shape}]`);
-      const q = stopGradient(tf.softmax(tf.div(tf.sub(t, center), tauT)));
-      const logp = tf.logSoftmax(tf.div(s, tauS));
-      return tf.mean(tf.neg(tf.sum(tf.mul(q, logp), -1)));
+      return patchCrossEntropy(s as tf.Tensor3D, patchTargets(t, center, tauT), tauS);
     });
     return tf.div(tf.addN(terms), terms.length) as tf.Scalar;
   });

@@ -1,0 +1,36 @@
+/**
+ * Per-parameter gradient clipping as `utils.clip_gradients` (SELFPATCH_SPEC §5 step 4; not a
+ * global-norm clip): for each gradient, `ν = ‖g‖₂`; if `clip/(ν + 1e-6) < 1`, `g ← g·clip/(ν + 1e-6)`.
+ * Returns the pre-clip norms (the reference calls them `param_norms`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export function clipGradients(grads: Map<string, tf.Tensor | null>, clip: number): Map<string, number> {
+  const names = [...grads.entries()].filter(([, g]) => g !== null).map(([n]) => n);
+  const norms = new Map<string, number>();
+  if (names.length === 0) return norms;
+  const normValues = tf.tidy(() => tf.stack(names.map((n) => tf.norm(grads.get(n) as tf.Tensor))).dataSync());
+  names.forEach((n, i) => norms.set(n, normValues[i] as number));
+  if (!(clip > 0)) return norms;
+  names.forEach((n, i) => {
+    // float32 coefficient, as torch computes it from a float32 norm tensor.
+    const coef = Math.fround(clip / Math.fround((normValues[i] as number) + 1e-6));
+    if (coef < 1) {
+      const g = grads.get(n) as tf.Tensor;
+      grads.set(n, tf.tidy(() => tf.mul(g, tf.scalar(coef))));
+      g.dispose();
+    }
+  });
+  return norms;
+}
+
+/** Removes the gradients of every parameter whose name contains `last_layer` while `epoch < freezeEpochs`. */
+export function cancelLastLayerGradients(grads: Map<string, tf.Tensor | null>, epoch: number, freezeEpochs: number): void {
+  if (epoch >= freezeEpochs) return;
+  for (const [name, g] of grads) {
+    if (name.includes('last_layer') && g) {
+      g.dispose();
+      grads.set(name, null);
+    }
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * EMA teacher update (SELFPATCH_SPEC §5 step 7): for every parameter pair in registration order,
+ * frozen ones included, `θ_t ← m·θ_t + (1−m)·θ_s`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError, type Module } from '@selfpatch/nn';
+
+export function emaUpdate(teacher: Module, student: Module, momentum: number): void {
+  const t = teacher.namedParameters();
+  const s = new Map(student.namedParameters());
+  tf.tidy(() => {
+    for (const [name, vt] of t) {
+      const vs = s.get(name);
+      if (!vs) throw new ShapeError(`EMA: student has no parameter '${name}'`);
+      vt.assign(tf.add(tf.mul(vt, momentum), tf.mul(vs, 1 - momentum)));
+    }
+  });
+}

@@ -1,0 +1,12 @@
+/**
+ * @selfpatch/ssl — image-level objectives and the training step (SELFPATCH_SPEC §3-5).
+ */
+export { DINOHead, type DINOHeadOptions } from './dino-head.js';
+export { DINOLoss, type DINOLossOptions, type DINOTargets, type LossTerms } from './dino-loss.js';
+export { cosineSchedule, teacherTempSchedule, scaledLr } from './schedules.js';
+export { paramGroups, type ParamGroups } from './param-groups.js';
+export { clipGradients, cancelLastLayerGradients } from './clip-gradients.js';
+export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from './adamw.js';
+export { emaUpdate } from './ema.js';
+export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
+export { Trainer, NonFiniteLossError, type TrainerOptions, type StepResult, type StepHooks, type Schedules } from './trainer.js';

@@ -1,0 +1,41 @@
+/**
+ * Schedules of the official training loop (SELFPATCH_SPEC §4 "Teacher temperature", §5
+ * "Schedules"), in float64 like the reference's numpy arrays.
+ */
+import { ConfigError } from '@selfpatch/nn';
+
+/**
+ * `utils.cosine_scheduler`: `linspace(start, base, warmup_epochs·niter)` (endpoint included), then
+ * `final + ½(base − final)(1 + cos(π j / L))` for `j < L`. The base value appears twice at the
+ * junction and `final` is never reached exactly, as in the reference.
+ *
+ * @example
+ * ```ts
+ * const lr = cosineSchedule(0.0005 * 1024 / 256, 1e-6, 100, 1250, 10); // per iteration
+ * ```
+ */
+export function cosineSchedule(base: number, final: number, epochs: number, niterPerEpoch: number, warmupEpochs = 0, startWarmupValue = 0): Float64Array {
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', `must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(niterPerEpoch) || niterPerEpoch < 1) throw new ConfigError('niter_per_ep', `must be a positive integer, got ${niterPerEpoch}`);
+  const total = epochs * niterPerEpoch;
+  const warm = Math.round(warmupEpochs * niterPerEpoch);
+  if (warm < 0 || warm > total) throw new ConfigError('warmup_epochs', `must be in [0, epochs], got ${warmupEpochs}`);
+  const out = new Float64Array(total);
+  for (let i = 0; i < warm; i++) out[i] = warm === 1 ? startWarmupValue : startWarmupValue + ((base - startWarmupValue) * i) / (warm - 1);
+  const len = total - warm;
+  for (let j = 0; j < len; j++) out[warm + j] = final + 0.5 * (base - final) * (1 + Math.cos((Math.PI * j) / len));
+  return out;
+}
+
+/** Teacher temperature per epoch: `linspace(warmup, temp, warmupEpochs)` then `temp`. */
+export function teacherTempSchedule(warmupTemp: number, temp: number, warmupEpochs: number, nepochs: number): Float64Array {
+  if (warmupEpochs > nepochs) throw new ConfigError('warmup_teacher_temp_epochs', `${warmupEpochs} exceeds the ${nepochs} epochs`);
+  const out = new Float64Array(nepochs).fill(temp);
+  for (let i = 0; i < warmupEpochs; i++) out[i] = warmupEpochs === 1 ? warmupTemp : warmupTemp + ((temp - warmupTemp) * i) / (warmupEpochs - 1);
+  return out;
+}
+
+/** Linear scaling of the base learning rate: `lr · batch_size_per_gpu · world_size / 256`. */
+export function scaledLr(lr: number, batchSizePerGpu: number, worldSize = 1): number {
+  return (lr * batchSizePerGpu * worldSize) / 256;
+}

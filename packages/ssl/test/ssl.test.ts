@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@selfpatch/nn';
+import { vitConfig } from '@selfpatch/vit';
+import { BACKENDS, use, maxAbsDiff } from './backends.js';
+import { DINOHead, DINOLoss, SelfPatchDINO, Trainer, NonFiniteLossError, cosineSchedule, paramGroups } from '../src/index.js';
+
+function tinyNet(seed: number): SelfPatchDINO {
+  return new SelfPatchDINO(
+    { backbone: vitConfig('vit_tiny', { embedDim: 24, depth: 2, numHeads: 2, imgSize: 64 }), outDim: 16, patchOutDim: 8, hiddenDim: 16, bottleneckDim: 8 },
+    new Rng(seed),
+  );
+}
+
+function crops(b: number, seed: number): tf.Tensor4D[] {
+  const r = new Rng(seed);
+  const mk = (s: number) => tf.tensor4d(Float32Array.from({ length: b * 3 * s * s }, () => r.normal()), [b, 3, s, s]);
+  return [mk(64), mk(64), mk(48), mk(48), mk(48)];
+}
+
+function setup(seed: number, microBatch?: number) {
+  const student = tinyNet(seed);
+  const teacher = tinyNet(seed + 1);
+  teacher.loadStateDict(student.stateDict());
+  const loss = new DINOLoss({ outDim: 16, patchOutDim: 8, ncrops: 5, nepochs: 2 });
+  const schedules = { lr: cosineSchedule(1e-3, 1e-6, 2, 4, 1), wd: cosineSchedule(0.04, 0.4, 2, 4), momentum: cosineSchedule(0.996, 1, 2, 4) };
+  return new Trainer({ student, teacher, loss, schedules, niterPerEpoch: 4, microBatch });
+}
+
+test('DINOHead keys and variants: default, BatchNorm, one layer; weight_g frozen unless normLastLayer=false', async () => {
+  await use('cpu');
+  const h = new DINOHead(8, 10, { hiddenDim: 6, bottleneckDim: 4, rng: new Rng(1) });
+  assert.deepEqual(Object.keys(h.stateDict()), ['mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias', 'mlp.4.weight', 'mlp.4.bias', 'last_layer.weight_g', 'last_layer.weight_v']);
+  assert.equal(h.lastLayer.weightG.trainable, false);
+  const bn = new DINOHead(8, 10, { hiddenDim: 6, bottleneckDim: 4, useBn: true, normLastLayer: false });
+  assert.deepEqual(Object.keys(bn.stateDict()).filter((k) => k.startsWith('mlp.1.')), ['mlp.1.weight', 'mlp.1.bias', 'mlp.1.running_mean', 'mlp.1.running_var', 'mlp.1.num_batches_tracked']);
+  assert.equal(bn.lastLayer.weightG.trainable, true);
+  assert.deepEqual(bn.forward(tf.randomNormal([5, 8])).shape, [5, 10]);
+  const one = new DINOHead(8, 10, { nlayers: 1, bottleneckDim: 4 });
+  assert.deepEqual(Object.keys(one.stateDict()), ['mlp.weight', 'mlp.bias', 'last_layer.weight_g', 'last_layer.weight_v']);
+  // Rows of the effective last-layer weight are unit-norm: logits of a unit vector are bounded by 1.
+  const logits = h.forward(tf.randomNormal([3, 8])).dataSync();
+  assert.ok(Array.from(logits).every((v) => Math.abs(v) <= 1 + 1e-6));
+  const groups = paramGroups(bn.namedParameters());
+  assert.ok(groups.regularized.some(([n]) => n === 'last_layer.weight_g'), 'a trainable weight_g [out,1] is weight-decayed');
+  assert.ok(groups.notRegularized.some(([n]) => n === 'mlp.1.weight'), 'BatchNorm weight (1-D) is not decayed');
+});
+
+test('micro-batched student steps equal the single-graph step (cpu and wasm)', async () => {
+  for (const backend of BACKENDS) {
+    await use(backend);
+    const whole = setup(3);
+    const micro = setup(3, 3); // chunks of 3 images straddle crop boundaries (batch 4)
+    for (let it = 0; it < 2; it++) {
+      const c = crops(4, 10 + it);
+      const a = whole.step(c, it);
+      const b = micro.step(c, it);
+      assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.max(1, Math.abs(a.loss)), `${backend} loss ${a.loss} vs ${b.loss}`);
+      tf.dispose(c);
+    }
+    // Attention key biases have zero true gradient: AdamW turns their rounding noise into
+    // lr-sized updates (SELFPATCH_SPEC §9.15), so they are compared outside that part only.
+    const pa = new Map(whole.student.namedParameters());
+    for (const [name, v] of micro.student.namedParameters()) {
+      if (name.endsWith('attn.k.bias')) continue;
+      let a = v.dataSync();
+      let b = (pa.get(name) as tf.Variable).dataSync();
+      if (name.endsWith('attn.qkv.bias')) {
+        const c = a.length / 3;
+        a = Float32Array.from([...a.slice(0, c), ...a.slice(2 * c)]);
+        b = Float32Array.from([...b.slice(0, c), ...b.slice(2 * c)]);
+      }
+      assert.ok(maxAbsDiff(a, b) < 2e-6, `${backend} ${name}: ${maxAbsDiff(a, b)}`);
+    }
+    for (const t of [whole, micro]) {
+      t.student.dispose();
+      t.teacher.dispose();
+      t.loss.dispose();
+      t.optimizer.dispose();
+    }
+  }
+});
+
+test('training steps keep the tensor count flat after the optimizer state exists (cpu and wasm)', async () => {
+  for (const backend of BACKENDS) {
+    await use(backend);
+    const tr = setup(5, 4);
+    const c = crops(2, 1);
+    // Epoch 0 freezes the last layer (no Adam state for it yet); the state is complete from
+    // the first step of epoch 1 (iteration 4) on.
+    for (let it = 0; it <= 4; it++) tr.step(c, it);
+    const base = tf.memory().numTensors;
+    for (let it = 5; it < 8; it++) tr.step(c, it);
+    assert.equal(tf.memory().numTensors, base, backend);
+    tf.dispose(c);
+  }
+});
+
+test('a non-finite loss stops the step before any parameter changes', async () => {
+  await use('cpu');
+  const tr = setup(7);
+  const c = crops(2, 2);
+  c[0] = tf.fill([2, 3, 64, 64], NaN) as tf.Tensor4D;
+  const before = tr.student.namedParameters().map(([, v]) => v.dataSync().slice());
+  const centerBefore = tr.loss.center.dataSync().slice();
+  assert.throws(() => tr.step(c, 0), (err: unknown) => err instanceof NonFiniteLossError && /iteration 0/.test(err.message));
+  tr.student.namedParameters().forEach(([, v], i) => assert.deepEqual(v.dataSync(), before[i]));
+  assert.deepEqual(tr.loss.center.dataSync(), centerBefore);
+  assert.throws(() => tr.step(c, 99), { name: 'ConfigError' });
+});
