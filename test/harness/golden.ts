@@ -30,11 +30,17 @@ export interface TensorInfo {
 
 export interface Manifest {
   fixture: string;
-  config: Record<string, unknown>;
-  tensors: Record<string, TensorInfo>;
-  tolerance: { fixture_default_for_outputs?: { atol: number; rtol: number }; [k: string]: unknown };
+  config?: Record<string, unknown>;
+  /** Per-tensor table (SelfPatch/DINO fixtures). */
+  tensors?: Record<string, TensorInfo>;
+  tolerance?: { fixture_default_for_outputs?: { atol: number; rtol: number }; [k: string]: unknown };
+  /** Per-group tolerances (Swin/MoBY fixtures): forward, loss, grad, after, ... */
+  tolerance_float32?: Record<string, { atol: number; rtol: number } | string>;
   [k: string]: unknown;
 }
+
+/** Name prefixes that are not weights in fixtures without a per-tensor table. */
+const NON_WEIGHT = /^(input|output|after|grad|index)\./;
 
 export class Fixture {
   constructor(
@@ -44,7 +50,7 @@ export class Fixture {
   ) {}
 
   get config(): Record<string, unknown> {
-    return this.manifest.config;
+    return this.manifest.config ?? {};
   }
 
   has(name: string): boolean {
@@ -71,16 +77,24 @@ export class Fixture {
   /** Weights (kind=weight) with `prefix` stripped from their keys. */
   weights(prefix = ''): Record<string, RawTensor> {
     const out: Record<string, RawTensor> = {};
-    for (const [k, info] of Object.entries(this.manifest.tensors)) {
-      if (info.kind === 'weight' && k.startsWith(prefix)) out[k.slice(prefix.length)] = this.get(k);
-    }
+    const table = this.manifest.tensors;
+    const keys = table ? Object.keys(table).filter((k) => table[k]?.kind === 'weight') : [...this.raw.keys()].filter((k) => !NON_WEIGHT.test(k));
+    for (const k of keys) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = this.get(k);
     return out;
   }
 
   tolerance(name: string): Tolerance {
-    const t = this.manifest.tensors[name]?.tolerance;
+    const t = this.manifest.tensors?.[name]?.tolerance;
     if (t !== undefined) return t;
-    const d = this.manifest.tolerance.fixture_default_for_outputs;
+    if (this.raw.get(name)?.dtype === 'int32') return 'exact';
+    const groups = this.manifest.tolerance_float32;
+    if (groups) {
+      // Swin/MoBY manifests: tolerance per tensor group, chosen by the name's prefix.
+      const group = name.startsWith('output.loss') ? 'loss' : (name.split('.')[0] as string);
+      const g = groups[group === 'output' ? 'forward' : group] ?? groups.forward;
+      if (g && typeof g === 'object') return g;
+    }
+    const d = this.manifest.tolerance?.fixture_default_for_outputs;
     if (!d) throw new Error(`fixture ${this.name}: no tolerance for '${name}'`);
     return d;
   }

@@ -14,6 +14,8 @@ export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, typ
 export { matmul2d, linear } from './ops/matmul.js';
 export { gelu } from './ops/gelu.js';
 export { stopGradient } from './ops/stop-gradient.js';
+export { l2norm, l2normalize } from './ops/normalize.js';
+export { defineOp, type OpBody, type GradFn } from './ops/custom-op.js';
 export { layerNorm } from './ops/layer-norm.js';
 export { scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
 export { Linear, type LinearOptions, type LinearInit } from './layers/linear.js';
@@ -23,6 +25,7 @@ export { Attention, type AttentionOptions, type AttentionOutput } from './layers
 export { ClassAttention, type ClassAttentionOptions } from './layers/class-attention.js';
 export { DropPath, dropPath } from './layers/drop-path.js';
 export { BatchNorm1d, type BatchNormOptions } from './layers/batch-norm.js';
-export { installWasmKernels, copyBox } from './wasm-kernels.js';
+export { installWasmKernels, uninstallWasmKernels, copyBox } from './wasm-kernels.js';
+export { setOpsMode, opsMode, type OpsMode } from './ops/mode.js';
 export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';
 export { writeFileAtomic, readCheckpointFile, WriteError } from './node-fs.js';

@@ -133,6 +133,7 @@ function unsortedSegmentSumKernel({ inputs, attrs, backend }: { inputs: tf.Named
 }
 
 let installed = false;
+const stock = new Map<string, tf.KernelConfig>();
 
 /**
  * Replaces/adds the wasm kernels above. Idempotent.
@@ -147,7 +148,11 @@ let installed = false;
 export function installWasmKernels(): void {
   if (installed) return;
   for (const name of KERNELS) {
-    if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
+    const k = tf.getKernel(name, 'wasm');
+    if (k !== undefined) {
+      stock.set(name, k);
+      tf.unregisterKernel(name, 'wasm');
+    }
   }
   tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: 'Unpack', backendName: 'wasm', kernelFunc: unpackKernel as unknown as tf.KernelFunc });
@@ -158,4 +163,15 @@ export function installWasmKernels(): void {
     kernelFunc: unsortedSegmentSumKernel as unknown as tf.KernelFunc,
   });
   installed = true;
+}
+
+/** Restores tfjs-backend-wasm's own kernels (benchmark baselines only). */
+export function uninstallWasmKernels(): void {
+  if (!installed) return;
+  for (const name of KERNELS) {
+    if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
+    const k = stock.get(name);
+    if (k) tf.registerKernel(k);
+  }
+  installed = false;
 }

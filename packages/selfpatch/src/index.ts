@@ -5,7 +5,7 @@
  */
 export { neighbourhood, type Neighbourhood, type NeighbourhoodOptions, type NeighbourhoodKind, type BorderMode } from './neighbourhood.js';
 export { shiftGrid } from './shift.js';
-export { matchPositives, l2normalize, type MatchingOptions, type PositiveMatches } from './positive-matching.js';
+export { matchPositives, type MatchingOptions, type PositiveMatches } from './positive-matching.js';
 export { gatherPositives } from './gather-positives.js';
 export { ClassAttentionBlock } from './class-attention-block.js';
 export { SelfPatchHead, type SelfPatchHeadOptions, type HeadForwardOptions, type HeadOutput, type Aggregation } from './selfpatch-head.js';

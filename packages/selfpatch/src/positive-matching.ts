@@ -8,7 +8,7 @@
  * downstream (the aggregation is permutation invariant).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, matmul2d } from '@selfpatch/nn';
+import { ConfigError, ShapeError, l2normalize, matmul2d } from '@selfpatch/nn';
 import { neighbourhood, type Neighbourhood, type NeighbourhoodOptions } from './neighbourhood.js';
 import { shiftGrid } from './shift.js';
 
@@ -31,10 +31,6 @@ export interface PositiveMatches {
   offsetIndex: Int32Array;
 }
 
-/** L2-normalises the last axis like `F.normalize(x, dim=-1)` (eps 1e-12). */
-export function l2normalize(x: tf.Tensor): tf.Tensor {
-  return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), 1e-12));
-}
 
 /** `[B, N, O]` similarity to the patch at each offset of `nb.offsets`. */
 function offsetSimilarities(tokens: tf.Tensor3D, nb: Neighbourhood): tf.Tensor3D {

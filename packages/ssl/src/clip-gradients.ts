@@ -4,12 +4,13 @@
  * Returns the pre-clip norms (the reference calls them `param_norms`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { l2norm } from '@selfpatch/nn';
 
 export function clipGradients(grads: Map<string, tf.Tensor | null>, clip: number): Map<string, number> {
   const names = [...grads.entries()].filter(([, g]) => g !== null).map(([n]) => n);
   const norms = new Map<string, number>();
   if (names.length === 0) return norms;
-  const normValues = tf.tidy(() => tf.stack(names.map((n) => tf.norm(grads.get(n) as tf.Tensor))).dataSync());
+  const normValues = tf.tidy(() => tf.stack(names.map((n) => l2norm(tf.reshape(grads.get(n) as tf.Tensor, [-1])))).dataSync());
   names.forEach((n, i) => norms.set(n, normValues[i] as number));
   if (!(clip > 0)) return norms;
   names.forEach((n, i) => {

@@ -6,7 +6,7 @@
  * With `normLastLayer` (default) `weight_g` stays 1 and is not trained.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm1d, ConfigError, defaultLinearInit, gelu, globalRng, linear, Linear, Module, type Rng } from '@selfpatch/nn';
+import { BatchNorm1d, ConfigError, defaultLinearInit, defineOp, gelu, globalRng, l2normalize, Linear, Module, type Rng } from '@selfpatch/nn';
 
 export interface DINOHeadOptions {
   useBn?: boolean;
@@ -17,18 +17,75 @@ export interface DINOHeadOptions {
   rng?: Rng;
 }
 
-/** Holds `weight_g` and `weight_v` of PyTorch's `weight_norm(nn.Linear(bottleneck, out, bias=False))`. */
+/**
+ * `y = x Wᵀ` with `W = g ⊙ V/‖V‖_row` (torch `weight_norm`, no eps), as one op:
+ * `y = (x Vᵀ) ⊙ s`, `s = g/n`, `n = ‖V‖_row`; gradients
+ * `dx = (dy ⊙ s) V`, `dV = (dy ⊙ s)ᵀ x + (dn/n) ⊙ V` with `dn = −Σ_b dy ⊙ (x Vᵀ) · g/n²`,
+ * `dg = Σ_b dy ⊙ (x Vᵀ) / n`. `W` is never materialised, and `Vᵀ`, `n` are computed once per
+ * value of `V` (the head is called per crop group / micro-batch, `V` changes once per step):
+ * for the official 65536-way head that removes 16.7 M-element work from every call.
+ */
 class WeightNormLinear extends Module {
   readonly weightG: tf.Variable;
   readonly weightV: tf.Variable;
+  private cache: { dataId: object; vt: tf.Tensor2D; norms: tf.Tensor2D } | null = null;
+
   constructor(inDim: number, outDim: number, trainG: boolean, rng: Rng) {
     super();
     this.weightG = this.addParameter('weight_g', tf.ones([outDim, 1]), trainG);
     this.weightV = this.addParameter('weight_v', defaultLinearInit([outDim, inDim], inDim, rng));
   }
-  /** `W = g ⊙ V / ‖V‖_row` (no eps, as torch's weight_norm). */
+
+  /** `W = g ⊙ V / ‖V‖_row` (for export and checks; the forward never builds it). */
   weight(): tf.Tensor {
-    return tf.mul(this.weightG, tf.div(this.weightV, tf.norm(this.weightV, 'euclidean', 1, true)));
+    return tf.tidy(() => tf.mul(this.weightG, tf.div(this.weightV, tf.sqrt(tf.sum(tf.square(this.weightV), 1, true)))));
+  }
+
+  private cached(): { vt: tf.Tensor2D; norms: tf.Tensor2D } {
+    const id = this.weightV.dataId as object;
+    if (this.cache?.dataId !== id) {
+      if (this.cache) tf.dispose([this.cache.vt, this.cache.norms]);
+      const v = this.weightV;
+      this.cache = {
+        dataId: id,
+        vt: tf.keep(tf.tidy(() => tf.transpose(v) as tf.Tensor2D)),
+        norms: tf.keep(tf.tidy(() => tf.sqrt(tf.sum(tf.square(v), 1, true)) as tf.Tensor2D)), // [out, 1]
+      };
+    }
+    return this.cache;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const { vt, norms } = this.cached();
+    const op = defineOp(3, ([xi, v, g], save) => {
+      save([xi as tf.Tensor, v as tf.Tensor, g as tf.Tensor]);
+      const scale = tf.reshape(tf.div(g as tf.Tensor, norms), [-1]);
+      return {
+        value: tf.mul(tf.matMul(xi as tf.Tensor2D, vt), scale),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sx, sv, sg] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+          const n = tf.reshape(norms, [-1]);
+          const gFlat = tf.reshape(sg, [-1]);
+          const raw = tf.matMul(sx, vt); // x Vᵀ
+          const dyScaled = tf.mul(dy, tf.div(gFlat, n));
+          const dRawScale = tf.sum(tf.mul(dy, raw), 0); // Σ_b dy ⊙ (x Vᵀ), [out]
+          const dx = tf.matMul(dyScaled as tf.Tensor2D, sv);
+          const dn = tf.neg(tf.div(tf.mul(dRawScale, gFlat), tf.square(n)));
+          const dv = tf.add(tf.matMul(tf.transpose(dyScaled as tf.Tensor2D), sx), tf.mul(sv, tf.reshape(tf.div(dn, n), [-1, 1])));
+          const dg = tf.reshape(tf.div(dRawScale, n), [-1, 1]);
+          return [dx, dv, dg];
+        },
+      };
+    });
+    const lead = x.shape.slice(0, -1);
+    const y = op(tf.reshape(x, [-1, x.shape[x.rank - 1] as number]), this.weightV, this.weightG);
+    return tf.reshape(y, [...lead, this.weightV.shape[0] as number]);
+  }
+
+  override dispose(): void {
+    if (this.cache) tf.dispose([this.cache.vt, this.cache.norms]);
+    this.cache = null;
+    super.dispose();
   }
 }
 
@@ -81,9 +138,7 @@ export class DINOHead extends Module {
 
   /** `[..., in]` → logits `[..., out]`. */
   forward(x: tf.Tensor): tf.Tensor {
-    const z = this.embed(x);
-    const zn = tf.div(z, tf.maximum(tf.norm(z, 'euclidean', -1, true), 1e-12));
-    return linear(zn, this.lastLayer.weight());
+    return this.lastLayer.forward(l2normalize(this.embed(x)));
   }
 
   override train(mode = true): this {

@@ -10,3 +10,4 @@ export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from '.
 export { emaUpdate } from './ema.js';
 export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
 export { Trainer, NonFiniteLossError, type TrainerOptions, type StepResult, type StepHooks, type Schedules } from './trainer.js';
+export { MoBY, MoBYMLP, contrastiveLoss, mobyMomentum, type Encoder, type MoBYOptions, type MoBYStepResult } from './moby.js';

@@ -50,6 +50,8 @@ export interface TrainerOptions {
   microBatch?: number;
   /** Max images per teacher forward (default: a whole crop group). */
   teacherMicroBatch?: number;
+  /** One taped graph over every crop (the naive baseline; needs the most memory). */
+  singleGraph?: boolean;
   optimizer?: AdamW;
 }
 
@@ -97,7 +99,11 @@ export class Trainer {
   readonly loss: DINOLoss;
   readonly optimizer: AdamW;
   readonly groups: ParamGroups;
-  private readonly opts: Required<Omit<TrainerOptions, 'optimizer' | 'microBatch' | 'teacherMicroBatch'>> & { microBatch?: number; teacherMicroBatch?: number };
+  private readonly opts: Required<Omit<TrainerOptions, 'optimizer' | 'microBatch' | 'teacherMicroBatch' | 'singleGraph'>> & {
+    microBatch?: number;
+    teacherMicroBatch?: number;
+    singleGraph?: boolean;
+  };
 
   constructor(options: TrainerOptions) {
     this.student = options.student;
@@ -149,51 +155,58 @@ export class Trainer {
     const acc = new Map<string, tf.Tensor | null>(named.map(([n]) => [n, null]));
     let cls = 0;
     let patch = 0;
+    // Work units: (crop group, row range); each unit is one taped graph unless singleGraph.
+    const units: Array<{ group: number[]; b: number; start: number; n: number }> = [];
     for (const group of cropGroups(crops)) {
       const b = (crops[group[0] as number] as tf.Tensor4D).shape[0];
       const size = this.opts.microBatch ?? b * group.length;
-      for (const [start, n] of chunks(b * group.length, size)) {
-        const termValues: number[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const x = tf.tidy(() => tf.slice(tf.concat(group.map((i) => crops[i] as tf.Tensor4D), 0), [start, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D);
-          const out = this.student.forward(x, false);
-          x.dispose();
-          // Rows [start, start+n) of the crop-major batch, split per crop.
-          const parts: tf.Scalar[] = [];
-          let row = start;
-          while (row < start + n) {
-            const j = Math.floor(row / b);
-            const r0 = row - j * b;
-            const cnt = Math.min(b - r0, start + n - row);
-            const sc = tf.slice(out.cls, [row - start, 0, 0], [cnt, -1, -1]);
-            const sp = tf.slice(out.patch, [row - start, 0, 0], [cnt, -1, -1]);
-            const terms = this.loss.studentTerms(targets, group[j] as number, sc, sp, r0);
-            termValues.push(terms.cls.dataSync()[0] as number, terms.patch.dataSync()[0] as number);
-            parts.push(this.loss.total(terms));
-            row += cnt;
-          }
-          return tf.addN(parts) as tf.Scalar;
-        }, vars);
-        value.dispose();
-        for (let i = 0; i < termValues.length; i += 2) {
-          cls += termValues[i] as number;
-          patch += termValues[i + 1] as number;
-        }
-        for (const [name, v] of named) {
-          const g = grads[v.name];
-          if (!g) continue;
-          const prev = acc.get(name);
-          if (prev) {
-            acc.set(name, tf.keep(tf.add(prev, g)));
-            prev.dispose();
-            g.dispose();
-          } else {
-            acc.set(name, g);
-          }
+      for (const [start, n] of chunks(b * group.length, size)) units.push({ group, b, start, n });
+    }
+    const graphs = this.opts.singleGraph ? [units] : units.map((u) => [u]);
+    for (const graph of graphs) {
+      const termValues: number[] = [];
+      const { value, grads } = tf.variableGrads(() => tf.addN(graph.map((u) => this.unitLoss(crops, targets, u, termValues))) as tf.Scalar, vars);
+      value.dispose();
+      for (let i = 0; i < termValues.length; i += 2) {
+        cls += termValues[i] as number;
+        patch += termValues[i + 1] as number;
+      }
+      for (const [name, v] of named) {
+        const g = grads[v.name];
+        if (!g) continue;
+        const prev = acc.get(name);
+        if (prev) {
+          acc.set(name, tf.keep(tf.add(prev, g)));
+          prev.dispose();
+          g.dispose();
+        } else {
+          acc.set(name, g);
         }
       }
     }
     return { cls, patch, grads: acc };
+  }
+
+  /** Loss share of rows `[start, start+n)` of a crop group's crop-major batch (inside a tape). */
+  private unitLoss(crops: tf.Tensor4D[], targets: DINOTargets, u: { group: number[]; b: number; start: number; n: number }, termValues: number[]): tf.Scalar {
+    const { group, b, start, n } = u;
+    const x = tf.tidy(() => tf.slice(tf.concat(group.map((i) => crops[i] as tf.Tensor4D), 0), [start, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D);
+    const out = this.student.forward(x, false);
+    x.dispose();
+    const parts: tf.Scalar[] = [];
+    let row = start;
+    while (row < start + n) {
+      const j = Math.floor(row / b);
+      const r0 = row - j * b;
+      const cnt = Math.min(b - r0, start + n - row);
+      const sc = tf.slice(out.cls, [row - start, 0, 0], [cnt, -1, -1]);
+      const sp = tf.slice(out.patch, [row - start, 0, 0], [cnt, -1, -1]);
+      const terms = this.loss.studentTerms(targets, group[j] as number, sc, sp, r0);
+      termValues.push(terms.cls.dataSync()[0] as number, terms.patch.dataSync()[0] as number);
+      parts.push(this.loss.total(terms));
+      row += cnt;
+    }
+    return tf.addN(parts) as tf.Scalar;
   }
 
   /**

@@ -19,13 +19,13 @@ function crops(b: number, seed: number): tf.Tensor4D[] {
   return [mk(64), mk(64), mk(48), mk(48), mk(48)];
 }
 
-function setup(seed: number, microBatch?: number) {
+function setup(seed: number, microBatch?: number, singleGraph = false) {
   const student = tinyNet(seed);
   const teacher = tinyNet(seed + 1);
   teacher.loadStateDict(student.stateDict());
   const loss = new DINOLoss({ outDim: 16, patchOutDim: 8, ncrops: 5, nepochs: 2 });
   const schedules = { lr: cosineSchedule(1e-3, 1e-6, 2, 4, 1), wd: cosineSchedule(0.04, 0.4, 2, 4), momentum: cosineSchedule(0.996, 1, 2, 4) };
-  return new Trainer({ student, teacher, loss, schedules, niterPerEpoch: 4, microBatch });
+  return new Trainer({ student, teacher, loss, schedules, niterPerEpoch: 4, microBatch, singleGraph });
 }
 
 test('DINOHead keys and variants: default, BatchNorm, one layer; weight_g frozen unless normLastLayer=false', async () => {
@@ -50,13 +50,16 @@ test('DINOHead keys and variants: default, BatchNorm, one layer; weight_g frozen
 test('micro-batched student steps equal the single-graph step (cpu and wasm)', async () => {
   for (const backend of BACKENDS) {
     await use(backend);
-    const whole = setup(3);
+    const whole = setup(3, undefined, true); // one graph over every crop
     const micro = setup(3, 3); // chunks of 3 images straddle crop boundaries (batch 4)
+    const perGroup = setup(3); // one graph per resolution
     for (let it = 0; it < 2; it++) {
       const c = crops(4, 10 + it);
       const a = whole.step(c, it);
       const b = micro.step(c, it);
+      const g = perGroup.step(c, it);
       assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.max(1, Math.abs(a.loss)), `${backend} loss ${a.loss} vs ${b.loss}`);
+      assert.ok(Math.abs(a.loss - g.loss) < 1e-5 * Math.max(1, Math.abs(a.loss)), `${backend} loss ${a.loss} vs ${g.loss}`);
       tf.dispose(c);
     }
     // Attention key biases have zero true gradient: AdamW turns their rounding noise into
@@ -73,7 +76,7 @@ test('micro-batched student steps equal the single-graph step (cpu and wasm)', a
       }
       assert.ok(maxAbsDiff(a, b) < 2e-6, `${backend} ${name}: ${maxAbsDiff(a, b)}`);
     }
-    for (const t of [whole, micro]) {
+    for (const t of [whole, micro, perGroup]) {
       t.student.dispose();
       t.teacher.dispose();
       t.loss.dispose();
@@ -108,4 +111,33 @@ test('a non-finite loss stops the step before any parameter changes', async () =
   tr.student.namedParameters().forEach(([, v], i) => assert.deepEqual(v.dataSync(), before[i]));
   assert.deepEqual(tr.loss.center.dataSync(), centerBefore);
   assert.throws(() => tr.step(c, 99), { name: 'ConfigError' });
+});
+
+test('weight-normalised last layer: value and gradients (x, weight_v, trainable weight_g) equal autodiff of W = g·V/‖V‖', async () => {
+  for (const backend of BACKENDS) {
+    await use(backend);
+    const head = new DINOHead(6, 9, { hiddenDim: 5, bottleneckDim: 4, normLastLayer: false, rng: new Rng(2) });
+    const ll = head.lastLayer;
+    ll.weightG.assign(tf.randomUniform([9, 1], 0.5, 1.5, 'float32', 3));
+    const x = tf.randomNormal([7, 4], 0, 1, 'float32', 4);
+    const proj = tf.randomNormal([7, 9], 0, 1, 'float32', 5);
+    const vars = [ll.weightV, ll.weightG];
+    const mine = tf.variableGrads(() => tf.sum(tf.mul(ll.forward(x), proj)) as tf.Scalar, vars);
+    const ref = tf.variableGrads(() => {
+      const w = tf.mul(ll.weightG, tf.div(ll.weightV, tf.sqrt(tf.sum(tf.square(ll.weightV), 1, true))));
+      return tf.sum(tf.mul(tf.matMul(x, w, false, true), proj)) as tf.Scalar;
+    }, vars);
+    assert.ok(Math.abs((mine.value.dataSync()[0] as number) - (ref.value.dataSync()[0] as number)) < 1e-4);
+    for (const v of vars) assert.ok(maxAbsDiff(mine.grads[v.name] as tf.Tensor, ref.grads[v.name] as tf.Tensor) < 1e-5, `${backend} ${v.name}`);
+    const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(ll.forward(a), proj)))(x);
+    const dxRef = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, ll.weight(), false, true), proj)))(x);
+    assert.ok(maxAbsDiff(dx, dxRef) < 1e-5);
+    // The cached Vᵀ and norms follow assignments to weight_v.
+    const before = ll.forward(x).dataSync().slice();
+    ll.weightV.assign(tf.mul(ll.weightV, 2));
+    ll.weightV.assign(tf.add(ll.weightV, 0.1));
+    assert.notDeepEqual(Array.from(ll.forward(x).dataSync()), Array.from(before));
+    assert.ok(maxAbsDiff(ll.forward(x), tf.matMul(x, ll.weight(), false, true)) < 1e-5);
+    head.dispose();
+  }
 });

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { matmul2d } from './matmul.js';
+import { opsMode } from './mode.js';
 
 export interface AttentionResult {
   /** `[BH, Nq, D]` */
@@ -18,7 +19,7 @@ export interface AttentionResult {
 
 /** Whether the per-slice formulation is used on the active backend. */
 export function usesSlicedAttention(): boolean {
-  return tf.getBackend() === 'wasm';
+  return tf.getBackend() === 'wasm' && opsMode() === 'tuned';
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineOp } from './custom-op.js';
+import { opsMode } from './mode.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -29,5 +30,6 @@ const geluImpl = defineOp(1, ([input], save) => {
  * ```
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (opsMode() === 'naive') return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
   return geluImpl(x) as tf.Tensor;
 }

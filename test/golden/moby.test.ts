@@ -1,0 +1,75 @@
+/**
+ * Golden parity of a MoBY step (issue: SSL, MoBY part): `moby_step_vit` — online and target
+ * outputs, both loss terms, online gradients, and the state after the step (momentum-updated
+ * target, BN statistics, queues, pointer). The encoder is DINO's ViT (CLS after the final norm);
+ * the Swin variant lives with the Swin backbone. Config comes from the manifest.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { VisionTransformer, vitConfig } from '@selfpatch/vit';
+import { MoBY } from '@selfpatch/ssl';
+import { expectClose, loadFixture, TEST_BACKENDS, useBackend, type Fixture } from '../harness/index.js';
+
+interface MobyManifest {
+  encoder_config: { img_size: number; patch_size: number; embed_dim: number; depth: number; num_heads: number; mlp_ratio: number };
+  moby_config: { contrast_momentum: number; contrast_temperature: number; contrast_num_negative: number; proj_num_layers: number; pred_num_layers: number; queue_dim: number; K_total_steps: number; k_before: number; momentum_used: number };
+}
+
+function innerDim(fx: Fixture): number {
+  return fx.get('projector.linear_hidden.1.weight').shape[0] as number;
+}
+
+for (const backend of TEST_BACKENDS) {
+  test(`[${backend}] moby_step_vit: outputs, losses, gradients and the post-step state match`, async (t) => {
+    const fx = loadFixture(t, 'moby_step_vit');
+    if (!fx) return;
+    await useBackend(backend);
+    const m = fx.manifest as unknown as MobyManifest;
+    const e = m.encoder_config;
+    const enc = () => new VisionTransformer(vitConfig('vit_tiny', { layout: 'dino', embedDim: e.embed_dim, depth: e.depth, numHeads: e.num_heads, mlpRatio: e.mlp_ratio, patchSize: e.patch_size, imgSize: e.img_size }));
+    const mc = m.moby_config;
+    const moby = new MoBY(enc(), enc(), {
+      numFeatures: e.embed_dim,
+      innerDim: innerDim(fx),
+      outDim: mc.queue_dim,
+      projLayers: mc.proj_num_layers,
+      predLayers: mc.pred_num_layers,
+      numNegative: mc.contrast_num_negative,
+      temperature: mc.contrast_temperature,
+      momentum: mc.contrast_momentum,
+    });
+    moby.loadStateDict(fx.weights(), { context: 'moby_step_vit' });
+    const v1 = fx.tensor('input.view1') as tf.Tensor4D;
+    const v2 = fx.tensor('input.view2') as tf.Tensor4D;
+    // Intermediate outputs, computed separately with the same weights before the step.
+    tf.tidy(() => {
+      moby.encoder.eval();
+      for (const [i, v] of [[1, v1], [2, v2]] as const) {
+        expectClose(fx, `output.feat_${i}`, moby.encoder.forward(v));
+      }
+    });
+    const res = moby.step(v1, v2, mc.k_before, mc.K_total_steps);
+    assert.ok(Math.abs(res.momentum - mc.momentum_used) < 1e-12);
+    expectClose(fx, 'output.loss_12', [res.loss12]);
+    expectClose(fx, 'output.loss_21', [res.loss21]);
+    expectClose(fx, 'output.loss', [res.loss]);
+    let grads = 0;
+    for (const name of fx.names('grad.')) {
+      const key = name.slice('grad.'.length);
+      const g = res.grads.get(key);
+      assert.ok(g, `no gradient for ${key}`);
+      expectClose(fx, name, g);
+      grads++;
+    }
+    assert.equal(grads, res.grads.size, 'every online parameter has a stored gradient');
+    const state = moby.stateDict();
+    for (const name of fx.names('after.')) {
+      const key = name.slice('after.'.length);
+      assert.ok(state[key], `no state '${key}'`);
+      expectClose(fx, name, state[key] as tf.Tensor);
+    }
+    tf.dispose([...res.grads.values(), v1, v2]);
+    moby.dispose();
+  });
+}
