@@ -35,7 +35,7 @@ export interface Manifest {
   tensors?: Record<string, TensorInfo>;
   tolerance?: { fixture_default_for_outputs?: { atol: number; rtol: number }; [k: string]: unknown };
   /** Per-group tolerances (Swin/MoBY fixtures): forward, loss, grad, after, ... */
-  tolerance_float32?: Record<string, { atol: number; rtol: number } | string>;
+  tolerance_float32?: Record<string, { atol: number; rtol: number } | string | number>;
   [k: string]: unknown;
 }
 
@@ -78,7 +78,8 @@ export class Fixture {
   weights(prefix = ''): Record<string, RawTensor> {
     const out: Record<string, RawTensor> = {};
     const table = this.manifest.tensors;
-    const keys = table ? Object.keys(table).filter((k) => table[k]?.kind === 'weight') : [...this.raw.keys()].filter((k) => !NON_WEIGHT.test(k));
+    const hasKinds = table !== undefined && Object.values(table).some((t) => t.kind !== undefined);
+    const keys = hasKinds ? Object.keys(table).filter((k) => table[k]?.kind === 'weight') : [...this.raw.keys()].filter((k) => !NON_WEIGHT.test(k));
     for (const k of keys) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = this.get(k);
     return out;
   }
@@ -88,6 +89,7 @@ export class Fixture {
     if (t !== undefined) return t;
     if (this.raw.get(name)?.dtype === 'int32') return 'exact';
     const groups = this.manifest.tolerance_float32;
+    if (groups && typeof groups.atol === 'number') return groups as unknown as { atol: number; rtol: number };
     if (groups) {
       // Swin/MoBY manifests: tolerance per tensor group, chosen by the name's prefix.
       const group = name.startsWith('output.loss') ? 'loss' : (name.split('.')[0] as string);

@@ -3,3 +3,4 @@ export * from './backends.js';
 export * from './vit.js';
 export * from './python.js';
 export * from './ssl.js';
+export * from './hash-weights.js';

@@ -25,6 +25,8 @@ export { Attention, type AttentionOptions, type AttentionOutput } from './layers
 export { ClassAttention, type ClassAttentionOptions } from './layers/class-attention.js';
 export { DropPath, dropPath } from './layers/drop-path.js';
 export { BatchNorm1d, type BatchNormOptions } from './layers/batch-norm.js';
+export { PatchEmbed, patchify, patchGrid, type PatchGrid } from './layers/patch-embed.js';
+export { roll } from './ops/roll.js';
 export { installWasmKernels, uninstallWasmKernels, copyBox } from './wasm-kernels.js';
 export { setOpsMode, opsMode, type OpsMode } from './ops/mode.js';
 export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';

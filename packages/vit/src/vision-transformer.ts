@@ -9,11 +9,10 @@
  * under gradient recording (the tape keeps what backward needs).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, LayerNorm, Module, ShapeError, truncNormal, type Rng } from '@selfpatch/nn';
+import { globalRng, LayerNorm, Module, PatchEmbed, patchGrid, ShapeError, truncNormal, type PatchGrid, type Rng } from '@selfpatch/nn';
 import { Block } from './block.js';
 import { validateVitConfig, type VitConfig } from './config.js';
 import { interpolatePosEmbed } from './pos-embed.js';
-import { PatchEmbed, patchGrid, type PatchGrid } from './patch-embed.js';
 
 export interface VitOptions {
   /** Initialisation RNG (default: the shared one). */
