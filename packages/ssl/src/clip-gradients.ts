@@ -35,3 +35,22 @@ export function cancelLastLayerGradients(grads: Map<string, tf.Tensor | null>, e
     }
   }
 }
+
+/**
+ * Global-norm clipping as `torch.nn.utils.clip_grad_norm_` (MoBY's optimizer, SWIN_MOBY_SPEC §2):
+ * `ν = √Σ‖g‖²`; if `max/(ν + 1e-6) < 1` every gradient is scaled by it. Returns ν.
+ */
+export function clipGradNorm(grads: Map<string, tf.Tensor | null>, maxNorm: number): number {
+  const names = [...grads.entries()].filter(([, g]) => g !== null).map(([n]) => n);
+  if (names.length === 0) return 0;
+  const total = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads.get(n) as tf.Tensor))))).dataSync()[0] as number);
+  const coef = Math.fround(maxNorm / Math.fround(total + 1e-6));
+  if (maxNorm > 0 && coef < 1) {
+    for (const n of names) {
+      const g = grads.get(n) as tf.Tensor;
+      grads.set(n, tf.tidy(() => tf.mul(g, tf.scalar(coef))));
+      g.dispose();
+    }
+  }
+  return total;
+}

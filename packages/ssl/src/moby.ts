@@ -10,7 +10,7 @@
  * were → enqueue both views' keys.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, ShapeError, globalRng, type Rng } from '@selfpatch/nn';
+import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, SelfPatchError, ShapeError, globalRng, type Rng } from '@selfpatch/nn';
 
 /** Anything that maps images to one feature vector per image. */
 export interface Encoder extends Module {
@@ -65,7 +65,7 @@ export function contrastiveLoss(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor
   });
 }
 
-function normalize(x: tf.Tensor): tf.Tensor2D {
+export function normalize(x: tf.Tensor): tf.Tensor2D {
   return l2normalize(x) as tf.Tensor2D;
 }
 
@@ -89,6 +89,8 @@ export interface MoBYStepResult {
   loss12: number;
   loss21: number;
   momentum: number;
+  /** Every named loss term (loss12, loss21, and subclasses' terms). */
+  terms: Map<string, number>;
   /** d(loss)/d(online parameter) by name (caller disposes). */
   grads: Map<string, tf.Tensor>;
 }
@@ -155,7 +157,7 @@ export class MoBY extends Module {
     return tf.tidy(() => normalize(this.projectorK.forward(this.encoderK.forward(x))));
   }
 
-  private enqueue(k1: tf.Tensor2D, k2: tf.Tensor2D): void {
+  protected enqueue(k1: tf.Tensor2D, k2: tf.Tensor2D): void {
     const b = k1.shape[0];
     const kneg = this.options.numNegative;
     if (kneg % b !== 0) throw new ConfigError('contrast_num_negative', `queue length ${kneg} must be a multiple of the batch ${b}`);
@@ -171,47 +173,82 @@ export class MoBY extends Module {
     this.setBuffer('queue_ptr', tf.tensor1d([(ptr + b) % kneg], 'int32'));
   }
 
-  /**
-   * One MoBY step on two views `[B, 3, H, W]` at momentum step `k` of `total`: returns the loss and
-   * the online gradients, and updates the target branch, BN statistics and queues.
-   */
-  step(view1: tf.Tensor4D, view2: tf.Tensor4D, k: number, total: number): MoBYStepResult {
-    const o = this.options;
+  /** Target-branch outputs for one view (no gradient). Subclasses add their own parts. */
+  protected targetBranch(x: tf.Tensor4D): Record<string, tf.Tensor> {
+    return { key: this.targetKeys(x) };
+  }
+
+  /** Online-branch outputs for one view (inside the tape). */
+  protected onlineBranch(x: tf.Tensor4D): Record<string, tf.Tensor> {
+    return { pred: normalize(this.predictor.forward(this.projector.forward(this.encoder.forward(x)))) };
+  }
+
+  /** The loss from both views' online and target outputs; records named terms. */
+  protected lossFrom(o1: Record<string, tf.Tensor>, o2: Record<string, tf.Tensor>, t1: Record<string, tf.Tensor>, t2: Record<string, tf.Tensor>, terms: Map<string, number>): tf.Scalar {
+    const q1 = this.buffer('queue1') as tf.Tensor2D;
+    const q2 = this.buffer('queue2') as tf.Tensor2D;
+    const l12 = contrastiveLoss(o1.pred as tf.Tensor2D, t2.key as tf.Tensor2D, q2, this.options.temperature);
+    const l21 = contrastiveLoss(o2.pred as tf.Tensor2D, t1.key as tf.Tensor2D, q1, this.options.temperature);
+    terms.set('loss12', l12.dataSync()[0] as number);
+    terms.set('loss21', l21.dataSync()[0] as number);
+    return tf.add(l12, l21) as tf.Scalar;
+  }
+
+  /** State updates after the loss (enqueue; subclasses add theirs). */
+  protected afterStep(t1: Record<string, tf.Tensor>, t2: Record<string, tf.Tensor>): void {
+    this.enqueue(t1.key as tf.Tensor2D, t2.key as tf.Tensor2D);
+  }
+
+  /** Sets train/eval modes for a step: online branch trains, target encoder runs in eval mode. */
+  protected prepareModes(): void {
     this.encoder.train();
     this.projector.train();
     this.predictor.train();
     this.projectorK.train();
     this.encoderK.eval();
+  }
+
+  /**
+   * One MoBY step on two views `[B, 3, H, W]` at momentum step `k` of `total`: returns the loss and
+   * the online gradients, and updates the target branch, BN statistics and queues.
+   */
+  step(view1: tf.Tensor4D, view2: tf.Tensor4D, k: number, total: number): MoBYStepResult {
+    this.prepareModes();
     // The online forward only reads online weights, so updating the target first is equivalent
     // to the reference's order (online forward, then momentum update, then targets).
-    const m = mobyMomentum(k, total, o.momentum);
+    const m = mobyMomentum(k, total, this.options.momentum);
     this.momentumUpdate(m);
-    const k1 = this.targetKeys(view1);
-    const k2 = this.targetKeys(view2);
-    const q1 = this.buffer('queue1') as tf.Tensor2D;
-    const q2 = this.buffer('queue2') as tf.Tensor2D;
-    const terms: number[] = [];
+    const t1 = this.targetBranch(view1);
+    const t2 = this.targetBranch(view2);
+    const terms = new Map<string, number>();
     const vars = this.onlineParameters().filter(([, v]) => v.trainable);
-    const { value, grads } = tf.variableGrads(() => {
-      const pred = (x: tf.Tensor4D) => normalize(this.predictor.forward(this.projector.forward(this.encoder.forward(x))));
-      const p1 = pred(view1);
-      const p2 = pred(view2);
-      const l12 = contrastiveLoss(p1, k2, q2, o.temperature);
-      const l21 = contrastiveLoss(p2, k1, q1, o.temperature);
-      terms.push(l12.dataSync()[0] as number, l21.dataSync()[0] as number);
-      return tf.add(l12, l21) as tf.Scalar;
-    }, vars.map(([, v]) => v));
-    const loss = value.dataSync()[0] as number;
-    value.dispose();
-    this.enqueue(k1, k2);
-    tf.dispose([k1, k2]);
-    const byName = new Map<string, tf.Tensor>();
-    for (const [name, v] of vars) {
-      const g = grads[v.name];
-      if (g) byName.set(name, g);
+    try {
+      const { value, grads } = tf.variableGrads(() => this.lossFrom(this.onlineBranch(view1), this.onlineBranch(view2), t1, t2, terms), vars.map(([, v]) => v));
+      const loss = value.dataSync()[0] as number;
+      value.dispose();
+      const byName = new Map<string, tf.Tensor>();
+      for (const [name, v] of vars) {
+        const g = grads[v.name];
+        if (g) byName.set(name, g);
+      }
+      if (!Number.isFinite(loss)) {
+        tf.dispose([...byName.values()]);
+        throw new NonFiniteMoBYLossError(k, loss);
+      }
+      this.afterStep(t1, t2);
+      return { loss, loss12: terms.get('loss12') as number, loss21: terms.get('loss21') as number, terms, momentum: m, grads: byName };
+    } finally {
+      tf.dispose([...Object.values(t1), ...Object.values(t2)]);
     }
-    return { loss, loss12: terms[0] as number, loss21: terms[1] as number, momentum: m, grads: byName };
   }
 }
 
-
+/** The MoBY loss was not finite; queues and centers were not updated. */
+export class NonFiniteMoBYLossError extends SelfPatchError {
+  constructor(
+    readonly step: number,
+    readonly value: number,
+  ) {
+    super(`MoBY loss is ${value} at momentum step ${step}; stopping (queues not updated)`);
+  }
+}

@@ -141,3 +141,19 @@ test('weight-normalised last layer: value and gradients (x, weight_v, trainable 
     head.dispose();
   }
 });
+
+test('clipGradNorm scales every gradient by max/(‖g‖ + 1e-6) when the global norm exceeds max', async () => {
+  const { clipGradNorm } = await import('../src/index.js');
+  await use('cpu');
+  const a = tf.tensor1d([3, 4]);
+  const b = tf.tensor2d([[12]]);
+  const grads = new Map<string, tf.Tensor | null>([['a', a], ['b', b], ['frozen', null]]);
+  const total = clipGradNorm(grads, 6.5);
+  assert.ok(Math.abs(total - 13) < 1e-5);
+  const coef = 6.5 / (13 + 1e-6);
+  assert.ok(maxAbsDiff(grads.get('a') as tf.Tensor, [3 * coef, 4 * coef]) < 1e-6);
+  assert.ok(maxAbsDiff(grads.get('b') as tf.Tensor, [12 * coef]) < 1e-6);
+  const small = new Map<string, tf.Tensor | null>([['a', tf.tensor1d([0.1])]]);
+  clipGradNorm(small, 6.5);
+  assert.ok(maxAbsDiff(small.get('a') as tf.Tensor, [0.1]) < 1e-7);
+});
