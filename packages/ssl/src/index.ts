@@ -9,6 +9,6 @@ export { clipGradients, clipGradNorm, cancelLastLayerGradients } from './clip-gr
 export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from './adamw.js';
 export { emaUpdate } from './ema.js';
 export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
-export { Trainer, NonFiniteLossError, type TrainerOptions, type StepResult, type StepHooks, type Schedules } from './trainer.js';
+export { Trainer, NonFiniteLossError, type TrainerOptions, type TrainerState, type StepResult, type StepHooks, type Schedules } from './trainer.js';
 export { MoBY, MoBYMLP, NonFiniteMoBYLossError, contrastiveLoss, mobyMomentum, type Encoder, type MoBYOptions, type MoBYStepResult } from './moby.js';
 export { MoBYSelfPatch, type GridEncoder, type MoBYSelfPatchOptions } from './moby-selfpatch.js';

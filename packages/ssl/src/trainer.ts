@@ -12,7 +12,8 @@
  * inside wasm's 4 GB heap (TFJS_NOTES §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, SelfPatchError } from '@selfpatch/nn';
+import { ConfigError, SelfPatchError, rawToTensor, tensorToRaw, type RawTensor, type RngState } from '@selfpatch/nn';
+import type { AdamWStateDict } from './adamw.js';
 import { AdamW } from './adamw.js';
 import { cancelLastLayerGradients, clipGradients } from './clip-gradients.js';
 import { DINOLoss, type DINOTargets } from './dino-loss.js';
@@ -67,6 +68,19 @@ export interface StepResult {
   teacherTemp: number;
   /** Pre-clip gradient norms by parameter name. */
   gradNorms: Map<string, number>;
+}
+
+/**
+ * Everything needed to continue training exactly (the loop adds its own position and data order):
+ * weights by PyTorch key, AdamW moments and step counts, both centers, the drop-path RNG.
+ */
+export interface TrainerState {
+  student: Record<string, RawTensor>;
+  teacher: Record<string, RawTensor>;
+  optimizer: AdamWStateDict;
+  center: RawTensor;
+  patchCenter: RawTensor;
+  dropPathRng: RngState;
 }
 
 export interface StepHooks {
@@ -207,6 +221,31 @@ export class Trainer {
       row += cnt;
     }
     return tf.addN(parts) as tf.Scalar;
+  }
+
+  /** A snapshot of all training state (host copies; safe to serialise). */
+  getState(): TrainerState {
+    const raw = (sd: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, tensorToRaw(t)]));
+    return {
+      student: raw(this.student.stateDict()),
+      teacher: raw(this.teacher.stateDict()),
+      optimizer: this.optimizer.stateDict(),
+      center: tensorToRaw(this.loss.center),
+      patchCenter: tensorToRaw(this.loss.patchCenter),
+      dropPathRng: this.student.backbone.dropPathRng.getState(),
+    };
+  }
+
+  /** Restores a {@link getState} snapshot (strict: the architecture must match). */
+  setState(state: TrainerState): void {
+    this.student.loadStateDict(state.student, { context: 'trainer state (student)' });
+    this.teacher.loadStateDict(state.teacher, { context: 'trainer state (teacher)' });
+    this.optimizer.loadStateDict(state.optimizer, rawToTensor);
+    const c = rawToTensor(state.center);
+    const pc = rawToTensor(state.patchCenter);
+    this.loss.setCenters(c, pc);
+    tf.dispose([c, pc]);
+    this.student.backbone.dropPathRng.setState(state.dropPathRng);
   }
 
   /**

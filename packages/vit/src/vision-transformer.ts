@@ -44,6 +44,8 @@ export class VisionTransformer extends Module {
   readonly posEmbed: tf.Variable;
   readonly blocks: Block[];
   readonly norm: LayerNorm | null;
+  /** Stochastic-depth generator (its state belongs in training checkpoints). */
+  readonly dropPathRng: Rng;
 
   constructor(config: VitConfig, options: VitOptions = {}) {
     super();
@@ -51,6 +53,7 @@ export class VisionTransformer extends Module {
     const c = this.config;
     const rng = options.rng ?? globalRng();
     const dpRng = options.dropPathRng ?? rng.fork('drop_path');
+    this.dropPathRng = dpRng;
     this.patchEmbed = this.addModule('patch_embed', new PatchEmbed(c.patchSize, c.inChans, c.embedDim, rng));
     const n0 = (c.imgSize / c.patchSize) ** 2;
     const dino = c.layout === 'dino';
