@@ -8,16 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { VisionTransformer, vitConfig } from '@selfpatch/vit';
-import { MoBY } from '@selfpatch/ssl';
-import { expectClose, loadFixture, TEST_BACKENDS, useBackend, type Fixture } from '../harness/index.js';
+import { expectClose, loadFixture, mobyFromManifest, TEST_BACKENDS, useBackend } from '../harness/index.js';
 
 interface MobyManifest {
   encoder_config: { img_size: number; patch_size: number; embed_dim: number; depth: number; num_heads: number; mlp_ratio: number };
-  moby_config: { contrast_momentum: number; contrast_temperature: number; contrast_num_negative: number; proj_num_layers: number; pred_num_layers: number; queue_dim: number; K_total_steps: number; k_before: number; momentum_used: number };
-}
-
-function innerDim(fx: Fixture): number {
-  return fx.get('projector.linear_hidden.1.weight').shape[0] as number;
 }
 
 for (const backend of TEST_BACKENDS) {
@@ -28,18 +22,7 @@ for (const backend of TEST_BACKENDS) {
     const m = fx.manifest as unknown as MobyManifest;
     const e = m.encoder_config;
     const enc = () => new VisionTransformer(vitConfig('vit_tiny', { layout: 'dino', embedDim: e.embed_dim, depth: e.depth, numHeads: e.num_heads, mlpRatio: e.mlp_ratio, patchSize: e.patch_size, imgSize: e.img_size }));
-    const mc = m.moby_config;
-    const moby = new MoBY(enc(), enc(), {
-      numFeatures: e.embed_dim,
-      innerDim: innerDim(fx),
-      outDim: mc.queue_dim,
-      projLayers: mc.proj_num_layers,
-      predLayers: mc.pred_num_layers,
-      numNegative: mc.contrast_num_negative,
-      temperature: mc.contrast_temperature,
-      momentum: mc.contrast_momentum,
-    });
-    moby.loadStateDict(fx.weights(), { context: 'moby_step_vit' });
+    const { moby, config: mc } = mobyFromManifest(fx, enc, e.embed_dim);
     const v1 = fx.tensor('input.view1') as tf.Tensor4D;
     const v2 = fx.tensor('input.view2') as tf.Tensor4D;
     // Intermediate outputs, computed separately with the same weights before the step.

@@ -7,9 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { SwinTransformer, swinTiny, type SwinConfig } from '@selfpatch/swin';
-import { MoBY } from '@selfpatch/ssl';
-import { expectClose, hashTensor, hashWeights, loadFixture, TEST_BACKENDS, useBackend, type Fixture, type HashStream } from '../harness/index.js';
+import { SwinTransformer, numFeatures, swinTiny, type SwinConfig } from '@selfpatch/swin';
+import { expectClose, hashTensor, hashWeights, loadFixture, mobyFromManifest, TEST_BACKENDS, useBackend, type Fixture, type HashStream } from '../harness/index.js';
 
 interface ManifestSwin {
   img_size: number;
@@ -105,20 +104,8 @@ for (const backend of TEST_BACKENDS) {
     if (!fx) return;
     await useBackend(backend);
     const ec = fx.manifest.encoder_config as ManifestSwin;
-    const mc = fx.manifest.moby_config as { contrast_momentum: number; contrast_temperature: number; contrast_num_negative: number; proj_num_layers: number; pred_num_layers: number; queue_dim: number; K_total_steps: number; k_before: number };
     const enc = () => new SwinTransformer(swinConfig(ec));
-    const e0 = enc();
-    const moby = new MoBY(e0, enc(), {
-      numFeatures: e0.numFeatures,
-      innerDim: fx.get('projector.linear_hidden.1.weight').shape[0] as number,
-      outDim: mc.queue_dim,
-      projLayers: mc.proj_num_layers,
-      predLayers: mc.pred_num_layers,
-      numNegative: mc.contrast_num_negative,
-      temperature: mc.contrast_temperature,
-      momentum: mc.contrast_momentum,
-    });
-    moby.loadStateDict(fx.weights(), { context: 'moby_step_swin' });
+    const { moby, config: mc } = mobyFromManifest(fx, enc, numFeatures(swinConfig(ec)));
     const v1 = fx.tensor('input.view1') as tf.Tensor4D;
     const v2 = fx.tensor('input.view2') as tf.Tensor4D;
     tf.tidy(() => {

@@ -1,5 +1,6 @@
 /** Builds the SelfPatch+DINO network a fixture manifest describes. */
-import { SelfPatchDINO } from '@selfpatch/ssl';
+import { MoBY, SelfPatchDINO, type Encoder } from '@selfpatch/ssl';
+import type { Fixture } from './golden.js';
 import { vitConfigFromManifest, type ManifestBackbone } from './vit.js';
 
 export interface ManifestHead {
@@ -34,4 +35,33 @@ export function selfPatchDinoFromManifest(cfg: ManifestSelfPatch, normLastLayer?
     caDepth: cfg.selfpatch_head.num_class_attention_blocks ?? 2,
     matching: { k: cfg.selfpatch_head.k_num, kernel: (cfg.selfpatch_head.k_size ?? 3) as 3 },
   });
+}
+
+export interface ManifestMoby {
+  contrast_momentum: number;
+  contrast_temperature: number;
+  contrast_num_negative: number;
+  proj_num_layers: number;
+  pred_num_layers: number;
+  queue_dim: number;
+  K_total_steps: number;
+  k_before: number;
+  momentum_used: number;
+}
+
+/** The MoBY model a `moby_step_*` fixture describes, with its weights loaded. */
+export function mobyFromManifest(fx: Fixture, makeEncoder: () => Encoder, numFeatures: number): { moby: MoBY; config: ManifestMoby } {
+  const mc = fx.manifest.moby_config as ManifestMoby;
+  const moby = new MoBY(makeEncoder(), makeEncoder(), {
+    numFeatures,
+    innerDim: fx.get('projector.linear_hidden.1.weight').shape[0] as number,
+    outDim: mc.queue_dim,
+    projLayers: mc.proj_num_layers,
+    predLayers: mc.pred_num_layers,
+    numNegative: mc.contrast_num_negative,
+    temperature: mc.contrast_temperature,
+    momentum: mc.contrast_momentum,
+  });
+  moby.loadStateDict(fx.weights(), { context: fx.name });
+  return { moby, config: mc };
 }

@@ -20,7 +20,7 @@ import {
   bfloat16ToFloat,
 } from '../src/io/index.js';
 import { CheckpointFormatError, Rng } from '../src/index.js';
-import { requirePythonTorch } from './python.js';
+import { requirePythonTorch } from '@selfpatch/nn/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'selfpatch-io-'));

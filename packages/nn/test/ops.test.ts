@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKENDS, use, maxAbsDiff } from './backends.js';
+import { BACKENDS, use, maxAbsDiff } from '@selfpatch/nn/testing';
 import { matmul2d, linear, gelu, layerNorm, scaledDotProductAttention, Rng } from '../src/index.js';
 
 function randn(shape: number[], rng: Rng): tf.Tensor {

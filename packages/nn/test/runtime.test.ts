@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import './backends.js';
+import '@selfpatch/nn/testing';
 import { initBackend, type ModuleImporter } from '../src/runtime.js';
 import { BackendUnavailableError, ConfigError } from '../src/index.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { use, maxAbsDiff } from './backends.js';
+import { use, maxAbsDiff } from '@selfpatch/nn/testing';
 import { Rng } from '../src/index.js';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
 import { vitConfig } from '@selfpatch/vit';
-import { BACKENDS, use, maxAbsDiff } from './backends.js';
+import { BACKENDS, use, maxAbsDiff } from '@selfpatch/nn/testing';
 import { DINOHead, DINOLoss, SelfPatchDINO, Trainer, NonFiniteLossError, cosineSchedule, paramGroups } from '../src/index.js';
 
 function tinyNet(seed: number, dropPathRate = 0): SelfPatchDINO {

@@ -1,0 +1,53 @@
+/**
+ * Test helpers shared by every package's tests (`@selfpatch/nn/testing`): both embedded backends
+ * with the wasm kernel fixes, value comparison, and locating Debian's python3 with torch for
+ * interop tests. Imports the cpu and wasm backends: use it from tests, not from library code.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { spawnSync } from 'node:child_process';
+import { installWasmKernels } from './wasm-kernels.js';
+
+installWasmKernels();
+
+/** Backends every test runs on (override with SELFPATCH_TEST_BACKENDS=cpu,wasm). */
+export const BACKENDS: readonly string[] = (process.env.SELFPATCH_TEST_BACKENDS ?? 'cpu,wasm').split(',').filter(Boolean);
+
+/** Activates a backend. */
+export async function use(backend: string): Promise<void> {
+  if (!(await tf.setBackend(backend))) throw new Error(`cannot set backend ${backend}`);
+  await tf.ready();
+}
+
+/** Max |a − b| over two tensors' or arrays' values. */
+export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>): number {
+  const av = a instanceof tf.Tensor ? a.dataSync() : a;
+  const bv = b instanceof tf.Tensor ? b.dataSync() : b;
+  if (av.length !== bv.length) throw new Error(`length ${av.length} != ${bv.length}`);
+  let m = 0;
+  for (let i = 0; i < av.length; i++) m = Math.max(m, Math.abs((av[i] as number) - (bv[i] as number)));
+  return m;
+}
+
+export interface PythonTorch {
+  python: string;
+}
+
+/** Debian's python3 with torch (SELFPATCH_PYTHON overrides), or null. */
+export function findPythonTorch(): PythonTorch | null {
+  for (const python of [process.env.SELFPATCH_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
+    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return { python };
+  }
+  return null;
+}
+
+/** python3+torch, or throws under CI (missing tools are a failure there), or null locally. */
+export function requirePythonTorch(): PythonTorch | null {
+  const found = findPythonTorch();
+  if (found === null && process.env.CI === 'true') {
+    throw new Error('python3 with torch is required under CI=true (apt-get install python3-torch)');
+  }
+  return found;
+}
