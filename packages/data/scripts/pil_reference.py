@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 import torchvision.transforms.functional as F
 from torchvision.transforms import InterpolationMode
 
@@ -31,6 +31,10 @@ OPS = {
     "grayscale": lambda im: F.rgb_to_grayscale(im, num_output_channels=3),
     "solarize": lambda im: ImageOps.solarize(im, 128),
     "hflip": lambda im: F.hflip(im),
+    "blur_0.1": lambda im: im.filter(ImageFilter.GaussianBlur(radius=0.1)),
+    "blur_0.73": lambda im: im.filter(ImageFilter.GaussianBlur(radius=0.73)),
+    "blur_1.37": lambda im: im.filter(ImageFilter.GaussianBlur(radius=1.37)),
+    "blur_2.0": lambda im: im.filter(ImageFilter.GaussianBlur(radius=2.0)),
 }
 
 

@@ -19,6 +19,7 @@ import {
   adjustSaturation,
   crop,
   decodeImage,
+  gaussianBlur,
   grayscale,
   hflip,
   pilResize,
@@ -49,6 +50,10 @@ const OPS: Record<string, (im: RGBImage) => RGBImage> = {
   grayscale: (im) => grayscale(im),
   solarize: (im) => solarize(im),
   hflip: (im) => hflip(im),
+  'blur_0.1': (im) => gaussianBlur(im, 0.1),
+  'blur_0.73': (im) => gaussianBlur(im, 0.73),
+  'blur_1.37': (im) => gaussianBlur(im, 1.37),
+  'blur_2.0': (im) => gaussianBlur(im, 2.0),
 };
 
 function frames(): string[] {
