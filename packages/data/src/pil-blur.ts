@@ -21,46 +21,46 @@ export function gaussianBoxRadius(radius: number, passes = 3): number {
 }
 
 /** One box-blur pass over `n` values at `stride` (in place through a scratch line). */
-function boxLine(buf: Uint8Array, start: number, stride: number, n: number, floatRadius: number, line: Uint8Array): void {
+function boxLine(buf: Uint8Array, start: number, stride: number, n: number, floatRadius: number, line: Int32Array, src: Int32Array): void {
   const radius = Math.trunc(floatRadius);
   const ww = Math.trunc(f32(16777216 / f32(floatRadius * 2 + 1)));
   const fw = Math.floor((16777216 - (radius * 2 + 1) * ww) / 2);
   const lastx = n - 1;
   const edgeA = Math.min(radius + 1, n);
   const edgeB = Math.max(n - radius - 1, 0);
-  const at = (x: number) => buf[start + x * stride] as number;
-  let acc = at(0) * (radius + 1);
-  for (let x = 0; x < edgeA - 1; x++) acc += at(x);
-  acc += at(lastx) * (radius - edgeA + 1);
-  const save = (x: number, left: number, right: number) => {
-    const bulk = acc * ww + (at(left) + at(right)) * fw;
-    line[x] = Math.floor((bulk + 8388608) / 16777216);
+  for (let x = 0; x < n; x++) src[x] = buf[start + x * stride] as number;
+  let acc = (src[0] as number) * (radius + 1);
+  for (let x = 0; x < edgeA - 1; x++) acc += src[x] as number;
+  acc += (src[lastx] as number) * (radius - edgeA + 1);
+  // bulk = acc·ww + (left + right)·fw < 2^32; rounding to 8 bits as Pillow's SAVE().
+  const put = (x: number, left: number, right: number): void => {
+    line[x] = Math.floor((acc * ww + ((src[left] as number) + (src[right] as number)) * fw + 8388608) / 16777216);
   };
   if (edgeA <= edgeB) {
     for (let x = 0; x < edgeA; x++) {
-      acc += at(x + radius) - at(0);
-      save(x, 0, x + radius + 1);
+      acc += (src[x + radius] as number) - (src[0] as number);
+      put(x, 0, x + radius + 1);
     }
     for (let x = edgeA; x < edgeB; x++) {
-      acc += at(x + radius) - at(x - radius - 1);
-      save(x, x - radius - 1, x + radius + 1);
+      acc += (src[x + radius] as number) - (src[x - radius - 1] as number);
+      put(x, x - radius - 1, x + radius + 1);
     }
     for (let x = edgeB; x <= lastx; x++) {
-      acc += at(lastx) - at(x - radius - 1);
-      save(x, x - radius - 1, lastx);
+      acc += (src[lastx] as number) - (src[x - radius - 1] as number);
+      put(x, x - radius - 1, lastx);
     }
   } else {
     for (let x = 0; x < edgeB; x++) {
-      acc += at(x + radius) - at(0);
-      save(x, 0, x + radius + 1);
+      acc += (src[x + radius] as number) - (src[0] as number);
+      put(x, 0, x + radius + 1);
     }
     for (let x = edgeB; x < edgeA; x++) {
-      acc += at(lastx) - at(0);
-      save(x, 0, lastx);
+      acc += (src[lastx] as number) - (src[0] as number);
+      put(x, 0, lastx);
     }
     for (let x = edgeA; x <= lastx; x++) {
-      acc += at(lastx) - at(x - radius - 1);
-      save(x, x - radius - 1, lastx);
+      acc += (src[lastx] as number) - (src[x - radius - 1] as number);
+      put(x, x - radius - 1, lastx);
     }
   }
   for (let x = 0; x < n; x++) buf[start + x * stride] = line[x] as number;
@@ -78,12 +78,13 @@ export function gaussianBlur(img: RGBImage, radius: number, passes = 3): RGBImag
   const r = gaussianBoxRadius(radius, passes);
   if (r === 0) return out;
   const { width: w, height: h } = img;
-  const line = new Uint8Array(Math.max(w, h));
+  const line = new Int32Array(Math.max(w, h));
+  const src = new Int32Array(Math.max(w, h));
   for (let p = 0; p < passes; p++) {
-    for (let y = 0; y < h; y++) for (let c = 0; c < 3; c++) boxLine(out.data, y * w * 3 + c, 3, w, r, line);
+    for (let y = 0; y < h; y++) for (let c = 0; c < 3; c++) boxLine(out.data, y * w * 3 + c, 3, w, r, line, src);
   }
   for (let p = 0; p < passes; p++) {
-    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) boxLine(out.data, x * 3 + c, w * 3, h, r, line);
+    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) boxLine(out.data, x * 3 + c, w * 3, h, r, line, src);
   }
   return out;
 }

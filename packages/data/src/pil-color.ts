@@ -61,70 +61,77 @@ export function adjustSaturation(img: RGBImage, factor: number): RGBImage {
   return blendWith(img, (i) => l[Math.floor(i / 3)] as number, factor);
 }
 
-function rgbToHsv(r: number, g: number, b: number): [number, number, number] {
-  const maxc = Math.max(r, g, b);
-  const minc = Math.min(r, g, b);
-  if (maxc === minc) return [0, 0, maxc];
-  const cr = f32(maxc - minc);
-  const s = f32(cr / maxc);
-  const rc = f32((maxc - r) / cr);
-  const gc = f32((maxc - g) / cr);
-  const bc = f32((maxc - b) / cr);
-  let h: number;
-  if (r === maxc) h = f32(bc - gc);
-  // `2.0 + rc - bc` is evaluated in double and stored to float once (C promotion rules).
-  else if (g === maxc) h = f32(2 + rc - bc);
-  else h = f32(4 + gc - rc);
-  h = f32((h / 6 + 1) % 1);
-  const c8 = (v: number) => Math.min(255, Math.max(0, Math.trunc(v)));
-  return [c8(h * 255), c8(s * 255), maxc];
-}
-
-function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
-  if (s === 0) return [v, v, v];
-  const i = Math.floor((h * 6) / 255);
-  const f = f32((h * 6) / 255 - i);
-  const fs = f32(s / 255);
-  const c8 = (x: number) => Math.min(255, Math.max(0, x));
-  const p = c8(roundHalfAway(v * (1 - fs)));
-  // `fs * f` is a float×float product (rounded to float) before the double arithmetic.
-  const q = c8(roundHalfAway(v * (1 - f32(fs * f))));
-  const t = c8(roundHalfAway(v * (1 - fs * (1 - f))));
-  switch (i % 6) {
-    case 0:
-      return [v, t, p];
-    case 1:
-      return [q, v, p];
-    case 2:
-      return [p, v, t];
-    case 3:
-      return [p, q, v];
-    case 4:
-      return [t, p, v];
-    default:
-      return [v, p, q];
-  }
-}
-
-/** C `round`: halves away from zero. */
+/** C `round`: halves away from zero (arguments here are non-negative). */
 function roundHalfAway(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
+  return Math.floor(x + 0.5);
+}
+
+function c8(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 /**
- * torchvision `adjust_hue` on PIL: RGB → HSV (PIL), `h += uint8(hue·255)` with wrap-around, back to
- * RGB. `hue ∈ [−0.5, 0.5]`.
+ * torchvision `adjust_hue` on PIL: RGB → HSV (Pillow's float code), `h += uint8(hue·255)` with
+ * wrap-around, back to RGB (Pillow's `hsv2rgb`). `hue ∈ [−0.5, 0.5]`. Written allocation-free per
+ * pixel (this is the hottest op of the multi-crop recipe); float32 steps as in the C source.
  */
 export function adjustHue(img: RGBImage, hue: number): RGBImage {
   const shift = ((Math.trunc(hue * 255) % 256) + 256) % 256;
   const out = createImage(img.width, img.height);
   const d = img.data;
+  const o = out.data;
   for (let i = 0; i < d.length; i += 3) {
-    const [h, s, v] = rgbToHsv(d[i] as number, d[i + 1] as number, d[i + 2] as number);
-    const [r, g, b] = hsvToRgb((h + shift) & 0xff, s, v);
-    out.data[i] = r;
-    out.data[i + 1] = g;
-    out.data[i + 2] = b;
+    const r = d[i] as number;
+    const g = d[i + 1] as number;
+    const b = d[i + 2] as number;
+    const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
+    if (maxc === minc) {
+      // Saturation 0: hsv2rgb returns (v, v, v) whatever the hue.
+      o[i] = o[i + 1] = o[i + 2] = maxc;
+      continue;
+    }
+    const cr = f32(maxc - minc);
+    const sF = f32(cr / maxc);
+    const rc = f32((maxc - r) / cr);
+    const gc = f32((maxc - g) / cr);
+    const bc = f32((maxc - b) / cr);
+    // `2.0 + rc - bc` is evaluated in double and stored to float once (C promotion rules).
+    let hF = r === maxc ? f32(bc - gc) : g === maxc ? f32(2 + rc - bc) : f32(4 + gc - rc);
+    hF = f32((hF / 6 + 1) % 1);
+    const h8 = (c8(Math.trunc(hF * 255)) + shift) & 0xff;
+    const s8 = c8(Math.trunc(sF * 255));
+    const v = maxc;
+    if (s8 === 0) {
+      o[i] = o[i + 1] = o[i + 2] = v;
+      continue;
+    }
+    const k = Math.floor((h8 * 6) / 255);
+    const f = f32((h8 * 6) / 255 - k);
+    const fs = f32(s8 / 255);
+    const pp = c8(roundHalfAway(v * (1 - fs)));
+    // `fs * f` is a float×float product (rounded to float) before the double arithmetic.
+    const q = c8(roundHalfAway(v * (1 - f32(fs * f))));
+    const t = c8(roundHalfAway(v * (1 - fs * (1 - f))));
+    switch (k % 6) {
+      case 0:
+        o[i] = v; o[i + 1] = t; o[i + 2] = pp;
+        break;
+      case 1:
+        o[i] = q; o[i + 1] = v; o[i + 2] = pp;
+        break;
+      case 2:
+        o[i] = pp; o[i + 1] = v; o[i + 2] = t;
+        break;
+      case 3:
+        o[i] = pp; o[i + 1] = q; o[i + 2] = v;
+        break;
+      case 4:
+        o[i] = t; o[i + 1] = pp; o[i + 2] = v;
+        break;
+      default:
+        o[i] = v; o[i + 1] = pp; o[i + 2] = q;
+    }
   }
   return out;
 }

@@ -132,3 +132,15 @@ test('Fashion-MNIST IDX from the Debian package', (t) => {
   for (const l of ds.labels) counts[l]++;
   assert.deepEqual(counts, new Array(10).fill(1000), 'the test split is balanced');
 });
+
+test('the embedded demo images load through the folder dataset and the multi-crop loader', async () => {
+  const { demoImagesDir, imageFolder: folder, DataLoader: Loader, SELFPATCH_MULTICROP } = await import('../src/index.js');
+  const f = folder(demoImagesDir());
+  assert.ok(f.samples.length >= 10, `${f.samples.length} demo images`);
+  assert.ok(existsSync(join(demoImagesDir(), 'ATTRIBUTION.md')));
+  const loader = new Loader({ files: f.samples.map((s) => s.path), batchSize: 4, seed: 0, recipe: { kind: 'multicrop', options: SELFPATCH_MULTICROP }, workers: 1 });
+  const batch = await loader.next();
+  await loader.close();
+  assert.deepEqual(batch.sizes, [224, 224, 96, 96, 96, 96, 96, 96, 96, 96]);
+  assert.equal(loader.skipped.length, 0);
+});

@@ -30,4 +30,3 @@ export { roll } from './ops/roll.js';
 export { installWasmKernels, uninstallWasmKernels, copyBox } from './wasm-kernels.js';
 export { setOpsMode, opsMode, type OpsMode } from './ops/mode.js';
 export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';
-export { writeFileAtomic, readCheckpointFile, WriteError } from './node-fs.js';

@@ -1,5 +1,6 @@
 /**
- * Node-only file helpers: reading checkpoints from disk and writing files atomically
+ * Node-only file helpers (`@selfpatch/nn/node`, kept out of the main entry so the package bundles
+ * for browsers): reading checkpoints from disk and writing files atomically
  * (temp file in the same directory, fsync, rename), so an interrupted or failed write never
  * leaves a truncated file in place of a good one.
  */
