@@ -16,9 +16,11 @@ export {
   randomResizedCrop,
   multiCrop,
   mobyViews,
+  davisEvalFrame,
   SELFPATCH_JITTER,
   SELFPATCH_MULTICROP,
   type ColorJitterOptions,
   type MultiCropOptions,
   type View,
 } from './transforms.js';
+export { cvResizeLinear, davisFrameSize, DAVIS_MEAN, DAVIS_STD } from './cv-resize.js';

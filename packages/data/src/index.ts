@@ -15,6 +15,7 @@ export {
   randomResizedCrop,
   multiCrop,
   mobyViews,
+  davisEvalFrame,
   SELFPATCH_JITTER,
   SELFPATCH_MULTICROP,
   type ColorJitterOptions,
@@ -40,3 +41,4 @@ export {
 export { DataLoader, type LoaderOptions, type LoaderState, type Batch, type SkippedFile } from './loader.js';
 export { sampleRng, type RecipeSpec } from './augment-job.js';
 export { demoImagesDir } from './demo.js';
+export { cvResizeLinear, davisFrameSize, DAVIS_MEAN, DAVIS_STD } from './cv-resize.js';

@@ -11,6 +11,7 @@ import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, grayscal
 import { gaussianBlur } from './pil-blur.js';
 import { hflip, randomResizedCropParams, resizedCrop, toNormalizedCHW } from './geometry.js';
 import type { PilFilter } from './pil-resize.js';
+import { cvResizeLinear, DAVIS_MEAN, DAVIS_STD, davisFrameSize } from './cv-resize.js';
 
 export interface ColorJitterOptions {
   brightness: number;
@@ -111,4 +112,14 @@ export function mobyViews(img: RGBImage, rng: Rng, size = 224): [View, View] {
     { size, data: toNormalizedCHW(v1) },
     { size, data: toNormalizedCHW(v2) },
   ];
+}
+
+/**
+ * The DAVIS evaluation transform (SELFPATCH_SPEC §8 `read_frame`): resize with OpenCV's bilinear to
+ * the official frame size, ToTensor, normalise with std 0.228 for R. Returns CHW float32.
+ */
+export function davisEvalFrame(img: RGBImage): View & { width: number; height: number } {
+  const { width, height } = davisFrameSize(img.width, img.height);
+  const resized = width === img.width && height === img.height ? img : cvResizeLinear(img, width, height);
+  return { size: Math.max(width, height), width, height, data: toNormalizedCHW(resized, DAVIS_MEAN, DAVIS_STD) };
 }
