@@ -6,22 +6,11 @@
  * stores premultiplied alpha, so the RGB of *semi-transparent* pixels is not recoverable exactly
  * (fully transparent ones read as black); opaque pixels decode exactly as in Node.
  */
-import { SelfPatchError } from '@selfpatch/nn';
+import { ImageDecodeError, type DecodeOptions } from './decode-error.js';
 import type { RGBImage } from './image.js';
 
-export class ImageDecodeError extends SelfPatchError {
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: cannot decode image (${reason})`);
-  }
-}
+export { ImageDecodeError, type DecodeOptions };
 
-export interface DecodeOptions {
-  source?: string;
-  maxPixels?: number;
-}
 
 export async function decodeImage(input: Uint8Array | Blob, options: DecodeOptions = {}): Promise<RGBImage> {
   const source = options.source ?? '<blob>';

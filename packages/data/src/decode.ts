@@ -6,24 +6,11 @@
  * the file; absurd dimensions are refused before decoding.
  */
 import sharp from 'sharp';
-import { SelfPatchError } from '@selfpatch/nn';
+import { ImageDecodeError, type DecodeOptions } from './decode-error.js';
 import type { RGBImage } from './image.js';
 
-export class ImageDecodeError extends SelfPatchError {
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: cannot decode image (${reason})`);
-  }
-}
+export { ImageDecodeError, type DecodeOptions };
 
-export interface DecodeOptions {
-  /** Name for error messages. */
-  source?: string;
-  /** Refuse images with more pixels than this (default 2^28, as libvips). */
-  maxPixels?: number;
-}
 
 /**
  * @example

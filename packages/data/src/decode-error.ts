@@ -1,0 +1,18 @@
+/** The decoding error and options shared by the Node and browser decoders. */
+import { SelfPatchError } from '@selfpatch/nn';
+
+export class ImageDecodeError extends SelfPatchError {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: cannot decode image (${reason})`);
+  }
+}
+
+export interface DecodeOptions {
+  /** Name for error messages. */
+  source?: string;
+  /** Refuse images with more pixels than this (default 2^28, as libvips). */
+  maxPixels?: number;
+}
