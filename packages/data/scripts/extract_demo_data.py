@@ -1,9 +1,13 @@
-"""Builds packages/data/demo/: a small set of real, permissively licensed photos for the demo
-preset and tests, taken from Debian's python3-skimage sample data (public domain / CC0 / no known
-copyright restrictions, as scikit-image documents them). Re-encoded as JPEG (quality 90, longest
-side <= 512) to keep the repository small; ATTRIBUTION.md lists source and licence per file.
+"""Builds packages/data/demo/: real, permissively licensed photos and video frames for the demo
+preset and tests, from Debian packages:
+- photos/: python3-skimage sample data (public domain / CC0 / no known copyright restrictions, as
+  scikit-image documents them), JPEG quality 90, longest side <= 512;
+- video/vtest/: every 4th of the first 48 frames of opencv-doc's samples/data/vtest.avi (Apache-2.0
+  AND BSD-3-Clause per Debian's copyright file, `Files: *`), 384 px wide JPEG.
+ATTRIBUTION.md lists source and licence per file.
 
-    apt-get install python3-skimage && /usr/bin/python3 packages/data/scripts/extract_demo_data.py
+    apt-get install python3-skimage python3-opencv opencv-doc
+    /usr/bin/python3 packages/data/scripts/extract_demo_data.py
 """
 import os
 import re
@@ -11,7 +15,9 @@ import re
 from PIL import Image
 import skimage.data as skd
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "demo")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "demo")
+OUT = os.path.join(ROOT, "photos")
+VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 DATA = os.path.dirname(skd.__file__)
 IMAGES = {
     "astronaut": "astronaut.png",
@@ -63,9 +69,33 @@ def main():
             im = im.resize((round(im.width * scale), round(im.height * scale)), Image.BICUBIC)
         out = os.path.join(OUT, name + ".jpg")
         im.save(out, quality=90)
-        lines.append(f"| `{name}.jpg` | scikit-image `skimage.data.{name}()` ({fname}) | {licence(name)} |")
-    with open(os.path.join(OUT, "ATTRIBUTION.md"), "w") as f:
+        lines.append(f"| `photos/{name}.jpg` | scikit-image `skimage.data.{name}()` ({fname}) | {licence(name)} |")
+    lines += video_frames()
+    with open(os.path.join(ROOT, "ATTRIBUTION.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def video_frames():
+    import cv2
+
+    out = os.path.join(ROOT, "video", "vtest")
+    os.makedirs(out, exist_ok=True)
+    cap = cv2.VideoCapture(VIDEO)
+    written = 0
+    for i in range(48):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % 4:
+            continue
+        h, w = frame.shape[:2]
+        small = cv2.resize(frame, (384, round(384 * h / w)), interpolation=cv2.INTER_AREA)
+        Image.fromarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)).save(os.path.join(out, f"{written:05d}.jpg"), quality=90)
+        written += 1
+    return [
+        f"| `video/vtest/00000.jpg` … `{written - 1:05d}.jpg` | frames 0, 4, … of OpenCV `samples/data/vtest.avi` "
+        "(Debian `opencv-doc`), resized to 384 px wide | Apache-2.0 AND BSD-3-Clause (OpenCV; Debian copyright file, `Files: *`) |"
+    ]
 
 
 if __name__ == "__main__":

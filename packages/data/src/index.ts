@@ -21,4 +21,4 @@ export {
 } from './datasets.js';
 export { DataLoader, type LoaderOptions, type LoaderState, type Batch, type SkippedFile } from './loader.js';
 export { sampleRng, type RecipeSpec } from './augment-job.js';
-export { demoImagesDir } from './demo.js';
+export { demoImagesDir, demoVideoDir } from './demo.js';

@@ -137,7 +137,10 @@ test('the embedded demo images load through the folder dataset and the multi-cro
   const { demoImagesDir, imageFolder: folder, DataLoader: Loader, SELFPATCH_MULTICROP } = await import('../src/index.js');
   const f = folder(demoImagesDir());
   assert.ok(f.samples.length >= 10, `${f.samples.length} demo images`);
-  assert.ok(existsSync(join(demoImagesDir(), 'ATTRIBUTION.md')));
+  assert.ok(existsSync(join(demoImagesDir(), '..', 'ATTRIBUTION.md')));
+  const { demoVideoDir } = await import('../src/index.js');
+  const frames = folder(demoVideoDir()).samples;
+  assert.ok(frames.length >= 10, `${frames.length} demo video frames`);
   const loader = new Loader({ files: f.samples.map((s) => s.path), batchSize: 4, seed: 0, recipe: { kind: 'multicrop', options: SELFPATCH_MULTICROP }, workers: 1 });
   const batch = await loader.next();
   await loader.close();
