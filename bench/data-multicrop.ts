@@ -47,7 +47,11 @@ function theirs(): number {
   return (JSON.parse(line) as { images_per_s: number }).images_per_s;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
 const serial: number[] = [];
 const pooled: number[] = [];
 const base: number[] = [];

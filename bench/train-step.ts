@@ -50,7 +50,11 @@ for (let r = 0; r < rounds; r++) {
     console.error(`round ${r} ${c.name} done`);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
 const ok = (rs: Array<Result | { error: string }>) => rs.filter((x): x is Result => 'ms' in x);
 const rows = cases.map((c) => {
   const rs = ok(results[c.name] ?? []);

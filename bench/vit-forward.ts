@@ -36,7 +36,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Record<s
   return JSON.parse(line) as Record<string, number>;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
 
 interface Row {
   case: string;
