@@ -85,7 +85,9 @@ export class Fixture {
   }
 
   tolerance(name: string): Tolerance {
-    const t = this.manifest.tensors?.[name]?.tolerance;
+    const t = this.manifest.tensors?.[name]?.tolerance as Tolerance | string | undefined;
+    // Manifests spell exact comparisons "exact" or with a comment ("exact (0/1)").
+    if (typeof t === 'string') return t.startsWith('exact') ? 'exact' : (() => { throw new Error(`fixture ${this.name}: unknown tolerance '${t}' for '${name}'`); })();
     if (t !== undefined) return t;
     if (this.raw.get(name)?.dtype === 'int32') return 'exact';
     const groups = this.manifest.tolerance_float32;

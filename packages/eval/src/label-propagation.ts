@@ -1,0 +1,130 @@
+/**
+ * DAVIS video object segmentation by label propagation, as the official evaluation
+ * (SELFPATCH_SPEC §8; `eval_video_segmentation.py`):
+ *
+ *   A_i[q, s] = exp(⟨F̂_t[q], F̂_s^i[s]⟩ / τ) · M[q, s]      (features L2-normalised, τ = 0.1)
+ *   stacked to [n·hw sources (context-major), hw queries]; per query, entries below its top-k-th
+ *   value over all n·hw sources are zeroed (ties keep more); columns normalised to sum 1;
+ *   new soft mask = S · A with S = the context masks [K, n·hw].
+ *
+ * M restricts sources to a (2R+1)² window around the query (no wrap-around); R = 0 disables it.
+ * Post-processing: bilinear ×P upsampling (align_corners=False, torch's clamped source index),
+ * `norm_mask`, argmax.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, l2normalize, matmul2d, ShapeError } from '@selfpatch/nn';
+
+/** `restrict_neighborhood(h, w)`: `[hw, hw]`, 1 where |Δrow| ≤ R and |Δcol| ≤ R. */
+export function neighborhoodMask(h: number, w: number, radius: number): Float32Array {
+  const n = h * w;
+  const m = new Float32Array(n * n);
+  for (let q = 0; q < n; q++) {
+    const qr = Math.floor(q / w);
+    const qc = q % w;
+    for (let s = 0; s < n; s++) {
+      if (Math.abs(Math.floor(s / w) - qr) <= radius && Math.abs((s % w) - qc) <= radius) m[q * n + s] = 1;
+    }
+  }
+  return m;
+}
+
+export interface PropagationOptions {
+  h: number;
+  w: number;
+  /** size_mask_neighborhood (12); 0 disables the spatial restriction. */
+  radius?: number;
+  /** topk (5). */
+  topk?: number;
+  /** 0.1 (hard-coded in the reference). */
+  temperature?: number;
+}
+
+export interface PropagationResult {
+  /** `[K, h, w]` soft mask of the target frame. */
+  seg: tf.Tensor3D;
+  /** `[n·hw, hw]` final affinity (for inspection/tests). */
+  aff: tf.Tensor2D;
+}
+
+/**
+ * @param target `[hw, C]` target-frame features (rows = patches, row-major grid)
+ * @param sources per context frame `[C, hw]` (first frame first, then the queue, oldest first)
+ * @param segs per context frame `[K, h, w]` (one-hot first mask, then soft masks)
+ *
+ * @example
+ * ```ts
+ * const { seg } = labelPropagation(featT, [feat1T, ...queueFeats], [mask1, ...queueMasks], { h: 30, w: 52 });
+ * ```
+ */
+export function labelPropagation(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): PropagationResult {
+  const { h, w } = o;
+  const n = h * w;
+  const radius = o.radius ?? 12;
+  const topk = o.topk ?? 5;
+  const tau = o.temperature ?? 0.1;
+  if (sources.length === 0 || sources.length !== segs.length) throw new ShapeError(`${sources.length} context features vs ${segs.length} context masks`);
+  if (target.shape[0] !== n) throw new ShapeError(`target has ${target.shape[0]} patches, grid ${h}x${w} has ${n}`);
+  if (!(topk >= 1 && topk <= sources.length * n)) throw new ConfigError('topk', `must be in 1..${sources.length * n}, got ${topk}`);
+  return tf.tidy(() => {
+    const ft = l2normalize(target) as tf.Tensor2D; // [hw, C]
+    // Sources normalised along the feature axis (their dim 0), then side by side: [C, n·hw].
+    const fs = tf.concat(sources.map((s) => tf.transpose(l2normalize(tf.transpose(s)))), 1);
+    let aff = tf.exp(tf.div(matmul2d(ft, fs), tau)); // [hw queries, n·hw sources]
+    if (radius > 0) {
+      const m = tf.tensor2d(neighborhoodMask(h, w, radius), [n, n]);
+      aff = tf.mul(aff, tf.tile(m, [1, sources.length]));
+    }
+    // Per query: keep values ≥ its top-k-th largest (ties keep more), normalise to sum 1.
+    const kth = tf.min(tf.topk(aff, topk).values, 1, true);
+    const kept = tf.mul(aff, tf.cast(tf.greaterEqual(aff, kth), 'float32'));
+    const normed = tf.div(kept, tf.sum(kept, 1, true));
+    const affT = tf.transpose(normed) as tf.Tensor2D; // [n·hw sources, hw queries]
+    const k = (segs[0] as tf.Tensor3D).shape[0];
+    const s = tf.concat(segs.map((sg) => tf.reshape(sg, [k, n])), 1); // [K, n·hw], context-major
+    const seg = tf.reshape(matmul2d(s, affT), [k, h, w]) as tf.Tensor3D;
+    return { seg, aff: affT };
+  });
+}
+
+/** `[out, in]` weights of torch's bilinear resize (align_corners=False, given scale factor). */
+function bilinearWeights(inSize: number, outSize: number, scale: number): Float32Array {
+  const m = new Float32Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const x = Math.max((o + 0.5) / scale - 0.5, 0);
+    const i0 = Math.min(Math.floor(x), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const l = x - i0;
+    m[o * inSize + i0] = (m[o * inSize + i0] as number) + (1 - l);
+    m[o * inSize + i1] = (m[o * inSize + i1] as number) + l;
+  }
+  return m;
+}
+
+/** `F.interpolate(seg, scale_factor=P, mode='bilinear')` on `[K, h, w]` → `[K, hP, wP]`. */
+export function upsampleBilinear(seg: tf.Tensor3D, factor: number): tf.Tensor3D {
+  const [k, h, w] = seg.shape;
+  return tf.tidy(() => {
+    const mr = tf.tensor2d(bilinearWeights(h, h * factor, factor), [h * factor, h]);
+    const mcT = tf.transpose(tf.tensor2d(bilinearWeights(w, w * factor, factor), [w * factor, w]));
+    const rows = tf.unstack(seg).map((ch) => matmul2d(matmul2d(mr, ch), mcT));
+    void k;
+    return tf.stack(rows) as tf.Tensor3D;
+  });
+}
+
+/** `norm_mask`: per class, if its max > 0, `x ← (x − min) / max(x − min)`. */
+export function normMask(mask: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const chans = tf.unstack(mask).map((c) => {
+      if ((tf.max(c).dataSync()[0] as number) <= 0) return c;
+      const shifted = tf.sub(c, tf.min(c));
+      return tf.div(shifted, tf.max(shifted));
+    });
+    return tf.stack(chans) as tf.Tensor3D;
+  });
+}
+
+/** Class per pixel (first maximum on ties, as `torch.max`). */
+export function argmaxLabels(mask: tf.Tensor3D): tf.Tensor2D {
+  return tf.argMax(mask, 0) as tf.Tensor2D;
+}
