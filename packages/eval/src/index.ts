@@ -3,3 +3,4 @@
  * First piece: DAVIS label propagation and its post-processing.
  */
 export { labelPropagation, neighborhoodMask, upsampleBilinear, normMask, argmaxLabels, type PropagationOptions, type PropagationResult } from './label-propagation.js';
+export { jaccard, seg2bmap, boundaryF, boundaryRadius, dbStatistics, type Mask, type Statistics } from './davis-metrics.js';
