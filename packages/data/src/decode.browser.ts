@@ -9,8 +9,6 @@
 import { ImageDecodeError, type DecodeOptions } from './decode-error.js';
 import type { RGBImage } from './image.js';
 
-export { ImageDecodeError, type DecodeOptions };
-
 
 export async function decodeImage(input: Uint8Array | Blob, options: DecodeOptions = {}): Promise<RGBImage> {
   const source = options.source ?? '<blob>';

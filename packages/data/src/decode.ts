@@ -9,8 +9,6 @@ import sharp from 'sharp';
 import { ImageDecodeError, type DecodeOptions } from './decode-error.js';
 import type { RGBImage } from './image.js';
 
-export { ImageDecodeError, type DecodeOptions };
-
 
 /**
  * @example

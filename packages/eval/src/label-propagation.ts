@@ -102,12 +102,11 @@ function bilinearWeights(inSize: number, outSize: number, scale: number): Float3
 
 /** `F.interpolate(seg, scale_factor=P, mode='bilinear')` on `[K, h, w]` → `[K, hP, wP]`. */
 export function upsampleBilinear(seg: tf.Tensor3D, factor: number): tf.Tensor3D {
-  const [k, h, w] = seg.shape;
+  const [, h, w] = seg.shape;
   return tf.tidy(() => {
     const mr = tf.tensor2d(bilinearWeights(h, h * factor, factor), [h * factor, h]);
     const mcT = tf.transpose(tf.tensor2d(bilinearWeights(w, w * factor, factor), [w * factor, w]));
     const rows = tf.unstack(seg).map((ch) => matmul2d(matmul2d(mr, ch), mcT));
-    void k;
     return tf.stack(rows) as tf.Tensor3D;
   });
 }

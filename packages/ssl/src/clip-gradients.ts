@@ -6,6 +6,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2norm } from '@selfpatch/nn';
 
+/** Replaces gradient `name` by `coef·g` (the old tensor is disposed). */
+function scaleGradient(grads: Map<string, tf.Tensor | null>, name: string, coef: number): void {
+  const g = grads.get(name) as tf.Tensor;
+  grads.set(name, tf.tidy(() => tf.mul(g, tf.scalar(coef))));
+  g.dispose();
+}
+
 export function clipGradients(grads: Map<string, tf.Tensor | null>, clip: number): Map<string, number> {
   const names = [...grads.entries()].filter(([, g]) => g !== null).map(([n]) => n);
   const norms = new Map<string, number>();
@@ -17,9 +24,7 @@ export function clipGradients(grads: Map<string, tf.Tensor | null>, clip: number
     // float32 coefficient, as torch computes it from a float32 norm tensor.
     const coef = Math.fround(clip / Math.fround((normValues[i] as number) + 1e-6));
     if (coef < 1) {
-      const g = grads.get(n) as tf.Tensor;
-      grads.set(n, tf.tidy(() => tf.mul(g, tf.scalar(coef))));
-      g.dispose();
+      scaleGradient(grads, n, coef);
     }
   });
   return norms;
@@ -46,11 +51,7 @@ export function clipGradNorm(grads: Map<string, tf.Tensor | null>, maxNorm: numb
   const total = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads.get(n) as tf.Tensor))))).dataSync()[0] as number);
   const coef = Math.fround(maxNorm / Math.fround(total + 1e-6));
   if (maxNorm > 0 && coef < 1) {
-    for (const n of names) {
-      const g = grads.get(n) as tf.Tensor;
-      grads.set(n, tf.tidy(() => tf.mul(g, tf.scalar(coef))));
-      g.dispose();
-    }
+    for (const n of names) scaleGradient(grads, n, coef);
   }
   return total;
 }

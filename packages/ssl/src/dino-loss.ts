@@ -180,7 +180,7 @@ export class DINOLoss {
     this.center.dispose();
     this.center = tf.keep(next);
     if (this.options.patchOutDim > 0 && teacherPatch.length > 0) {
-      const pc = updatePatchCenterKept(this.patchCenter, teacherPatch, m);
+      const pc = tf.keep(updatePatchCenter(this.patchCenter, teacherPatch, m));
       this.patchCenter.dispose();
       this.patchCenter = pc;
     }
@@ -198,8 +198,4 @@ export class DINOLoss {
     this.center.dispose();
     this.patchCenter.dispose();
   }
-}
-
-function updatePatchCenterKept(center: tf.Tensor, teacher: tf.Tensor[], m: number): tf.Tensor {
-  return tf.keep(updatePatchCenter(center, teacher, m));
 }
