@@ -170,6 +170,12 @@ export class DataLoader {
   }
 
   async close(): Promise<void> {
+    // Let prefetched jobs finish first: terminating a worker in the middle of a sharp (libvips)
+    // call can leave terminate() pending forever. An idle worker is unref'd, so ref it while it
+    // exits, or an `await close()` with nothing else pending would end the process mid-await.
+    await Promise.allSettled([...this.pending.values()]);
+    this.pending.clear();
+    for (const w of this.workers) w.ref();
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
   }

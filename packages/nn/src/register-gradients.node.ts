@@ -7,6 +7,11 @@
  * gradient registry that every copy of the core shares.
  */
 import { createRequire } from 'node:module';
+// The real core must create the global engine before the bundle's private copy of the core can:
+// an engine made by the bundle would build tensors of its op-less Tensor class (`x.clone()` then
+// fails with "Cannot read properties of null") whenever this package is imported before
+// `@tensorflow/tfjs-core`. ES modules evaluate imports in order, so this line runs the core first.
+import '@tensorflow/tfjs-core';
 
 const require = createRequire(import.meta.url);
 try {

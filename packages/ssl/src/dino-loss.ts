@@ -99,7 +99,9 @@ export class DINOLoss {
   /** Softmax targets from the teacher outputs (per crop) with the current centers. */
   targets(teacherCls: tf.Tensor[], teacherPatch: tf.Tensor[], epoch: number): DINOTargets {
     const o = this.options;
-    if (teacherCls.length !== o.ncrops) throw new ShapeError(`expected ${o.ncrops} teacher crops, got ${teacherCls.length}`);
+    // Plain DINO runs the teacher on the global crops only (as the official DINO); SelfPatch on all.
+    const expected = o.patchOutDim > 0 ? o.ncrops : o.nGlobalCrops;
+    if (teacherCls.length !== expected && teacherCls.length !== o.ncrops) throw new ShapeError(`expected ${expected} teacher crops, got ${teacherCls.length}`);
     const tauT = this.teacherTemp(epoch);
     const cls = teacherCls
       .slice(0, o.nGlobalCrops)

@@ -3,9 +3,13 @@
  * DINO heads; SELFPATCH_SPEC §3 "Wrapper"): `h = ca_head(backbone(x), loc)`, then
  * `c_head(h[:, :1])` → `[B, 1, K]` and `p_head(h[:, 1:])` → `[B, N, Kp]`.
  * Keys: `backbone.*`, `ca_head.*`, `c_head.*`, `p_head.*`.
+ *
+ * With `patchOutDim: 0` it is the official DINO wrapper instead (plain DINO, the ablation baseline):
+ * a DINO-layout backbone whose normed CLS token goes to `head` → `[B, 1, K]`; keys `backbone.*`,
+ * `head.*`; `patch` is an empty `[B, 0, 1]` so the training loop is the same.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, Module, type Rng } from '@selfpatch/nn';
+import { ConfigError, globalRng, Module, type Rng } from '@selfpatch/nn';
 import { VisionTransformer, type VitConfig } from '@selfpatch/vit';
 import { SelfPatchHead, type Aggregation, type MatchingOptions } from '@selfpatch/selfpatch';
 import { DINOHead } from './dino-head.js';
@@ -14,7 +18,7 @@ export interface SelfPatchDINOConfig {
   backbone: VitConfig;
   /** c_head output dim (65536 officially). */
   outDim: number;
-  /** p_head output dim (4096 officially). */
+  /** p_head output dim (4096 officially); 0 builds plain DINO (needs a `dino`-layout backbone). */
   patchOutDim: number;
   hiddenDim?: number;
   bottleneckDim?: number;
@@ -41,9 +45,11 @@ export interface WrapperOutput {
  */
 export class SelfPatchDINO extends Module {
   readonly backbone: VisionTransformer;
-  readonly caHead: SelfPatchHead;
+  /** Null in plain DINO. */
+  readonly caHead: SelfPatchHead | null;
   readonly cHead: DINOHead;
-  readonly pHead: DINOHead;
+  /** Null in plain DINO. */
+  readonly pHead: DINOHead | null;
 
   constructor(
     readonly config: SelfPatchDINOConfig,
@@ -53,13 +59,32 @@ export class SelfPatchDINO extends Module {
     super();
     const c = config.backbone;
     this.backbone = this.addModule('backbone', new VisionTransformer(c, { rng, dropPathRng }));
-    this.caHead = this.addModule('ca_head', new SelfPatchHead(c.embedDim, { numHeads: c.numHeads, depth: config.caDepth, eps: c.layerNormEps, aggregation: config.aggregation, rng }));
     const head = { hiddenDim: config.hiddenDim, bottleneckDim: config.bottleneckDim, nlayers: config.nlayers, useBn: config.useBnInHead, normLastLayer: config.normLastLayer, rng };
+    if (config.patchOutDim === 0) {
+      if (c.layout !== 'dino') throw new ConfigError('backbone.layout', "plain DINO (patchOutDim 0) needs the 'dino' layout (a CLS token)");
+      this.caHead = null;
+      this.pHead = null;
+      this.cHead = this.addModule('head', new DINOHead(c.embedDim, config.outDim, head));
+      return;
+    }
+    if (c.layout !== 'selfpatch') throw new ConfigError('backbone.layout', "SelfPatch needs the 'selfpatch' layout");
+    this.caHead = this.addModule('ca_head', new SelfPatchHead(c.embedDim, { numHeads: c.numHeads, depth: config.caDepth, eps: c.layerNormEps, aggregation: config.aggregation, rng }));
     this.cHead = this.addModule('c_head', new DINOHead(c.embedDim, config.outDim, head));
     this.pHead = this.addModule('p_head', new DINOHead(c.embedDim, config.patchOutDim, head));
   }
 
+  /** True when this is plain DINO (no patch-level branch). */
+  get plainDino(): boolean {
+    return this.caHead === null;
+  }
+
   forward(x: tf.Tensor4D, loc: boolean): WrapperOutput {
+    if (!this.caHead || !this.pHead) {
+      const feat = this.backbone.forward(x) as tf.Tensor2D;
+      const cls = this.cHead.forward(tf.reshape(feat, [feat.shape[0], 1, feat.shape[1]])) as tf.Tensor3D;
+      feat.dispose();
+      return { cls, patch: tf.zeros([x.shape[0], 0, 1]) };
+    }
     const tokens = this.backbone.forward(x) as tf.Tensor3D;
     const grid = this.backbone.gridFor(x.shape[2], x.shape[3]);
     const h = this.caHead.forward(tokens, { loc, grid, matching: this.config.matching }).out;
@@ -74,7 +99,7 @@ export class SelfPatchDINO extends Module {
     super.train(mode);
     this.backbone.train(mode);
     this.cHead.train(mode);
-    this.pHead.train(mode);
+    this.pHead?.train(mode);
     return this;
   }
 }

@@ -264,7 +264,8 @@ export class Trainer {
     const lr = schedules.lr[it] as number;
     const wd = schedules.wd[it] as number;
     const momentum = schedules.momentum[it] as number;
-    const teacherOut = this.teacherForward(crops);
+    // Plain DINO: the teacher sees the global crops only, so its center too (official DINO).
+    const teacherOut = this.teacherForward(this.student.plainDino ? crops.slice(0, this.loss.options.nGlobalCrops) : crops);
     const targets = this.loss.targets(teacherOut.cls, teacherOut.patch, epoch);
     let grads: Map<string, tf.Tensor | null> | null = null;
     try {

@@ -1,0 +1,288 @@
+/**
+ * Training configuration: one flat object with the official argparse/yacs names
+ * (`main_selfpatch.py`, MoBY `config.py`; SELFPATCH_SPEC §7, SWIN_MOBY_SPEC "Optimization"),
+ * validated by a zod schema so unknown keys, out-of-range values and incompatible combinations are
+ * rejected with the key at fault before anything is computed.
+ */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '@selfpatch/nn';
+
+export const ARCHS = ['vit_tiny', 'vit_small', 'vit_base', 'swin_tiny'] as const;
+export const METHODS = ['dino', 'dino+selfpatch', 'moby', 'moby+selfpatch'] as const;
+
+const positiveInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+const unit = z.number().min(0).max(1);
+const scale = z
+  .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
+  .refine(([a, b]) => a <= b, { message: 'expected [min, max] with min <= max' });
+
+export const trainConfigSchema = z
+  .strictObject({
+    arch: z.enum(ARCHS),
+    method: z.enum(METHODS),
+    /** Image folder (recursively scanned). Empty: the embedded demo photos. */
+    data: z.string(),
+    out: z.string().min(1),
+    seed: nonNegInt,
+    // Backbone. Overrides of the arch preset (null keeps it): small custom nets for demos/tests.
+    patch_size: positiveInt,
+    embed_dim: positiveInt.nullable(),
+    depth: positiveInt.nullable(),
+    num_heads: positiveInt.nullable(),
+    swin_depths: z.array(positiveInt).min(1).nullable(),
+    swin_num_heads: z.array(positiveInt).min(1).nullable(),
+    window_size: positiveInt,
+    drop_path_rate: z.number().min(0).lt(1),
+    // DINO / SelfPatch heads and loss.
+    out_dim: positiveInt,
+    out_dim_selfpatch: positiveInt,
+    hidden_dim: positiveInt,
+    bottleneck_dim: positiveInt,
+    norm_last_layer: z.boolean(),
+    use_bn_in_head: z.boolean(),
+    k_num: positiveInt,
+    patch_weight: z.number().min(0),
+    momentum_teacher: unit,
+    warmup_teacher_temp: z.number().positive(),
+    teacher_temp: z.number().positive(),
+    warmup_teacher_temp_epochs: nonNegInt,
+    // MoBY.
+    contrast_num_negative: positiveInt,
+    contrast_momentum: unit,
+    contrast_temperature: z.number().positive(),
+    proj_num_layers: positiveInt,
+    pred_num_layers: positiveInt,
+    moby_inner_dim: positiveInt,
+    moby_out_dim: positiveInt,
+    // Crops.
+    global_crop_size: positiveInt,
+    local_crop_size: positiveInt,
+    local_crops_number: nonNegInt,
+    global_crops_scale: scale,
+    local_crops_scale: scale,
+    // Optimisation. lr is per `lr_batch_ref` images (linear scaling: 256 for DINO, 512 for MoBY).
+    batch_size: positiveInt,
+    epochs: positiveInt,
+    lr: z.number().positive().finite(),
+    lr_batch_ref: positiveInt,
+    min_lr: z.number().min(0),
+    warmup_lr: z.number().min(0),
+    warmup_epochs: nonNegInt,
+    weight_decay: z.number().min(0),
+    weight_decay_end: z.number().min(0),
+    clip_grad: z.number().min(0),
+    freeze_last_layer: nonNegInt,
+    /** Images per taped student graph (memory); null: a whole crop group. */
+    micro_batch: positiveInt.nullable(),
+    // Run control.
+    max_steps: positiveInt.nullable(),
+    save_every: positiveInt,
+    keep_last: positiveInt,
+    log_every: positiveInt,
+    num_workers: nonNegInt.nullable(),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+  })
+  .superRefine((c, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const dino = c.method.startsWith('dino');
+    const swin = c.arch === 'swin_tiny';
+    if (dino && swin) issue('method', `'${c.method}' needs a ViT arch (the DINO wrapper reads a ViT token grid); use 'moby' or 'moby+selfpatch' with swin_tiny`);
+    if (c.method === 'moby+selfpatch' && !swin) issue('arch', "'moby+selfpatch' needs swin_tiny (its patch branch uses the Swin last-stage grid)");
+    if (c.global_crop_size % c.patch_size !== 0 && !swin) issue('global_crop_size', `${c.global_crop_size} is not a multiple of patch_size ${c.patch_size}`);
+    if (dino && c.local_crop_size % c.patch_size !== 0) issue('local_crop_size', `${c.local_crop_size} is not a multiple of patch_size ${c.patch_size}`);
+    if (c.method === 'dino+selfpatch') {
+      for (const k of ['global_crop_size', 'local_crop_size'] as const) {
+        if (c[k] / c.patch_size < 3 && (k === 'global_crop_size' || c.local_crops_number > 0)) issue(k, `${c[k]} px gives a ${Math.floor(c[k] / c.patch_size)}×${Math.floor(c[k] / c.patch_size)} patch grid; SelfPatch's 3×3 neighbourhood needs at least 3×3 (crop >= 3·patch_size)`);
+      }
+    }
+    if (c.embed_dim !== null && c.num_heads !== null && c.embed_dim % c.num_heads !== 0) issue('num_heads', `embed_dim ${c.embed_dim} is not divisible by num_heads ${c.num_heads}`);
+    if ((c.swin_depths === null) !== (c.swin_num_heads === null) || (c.swin_depths && c.swin_num_heads && c.swin_depths.length !== c.swin_num_heads.length)) {
+      issue('swin_num_heads', 'swin_depths and swin_num_heads must be given together, with one entry per stage');
+    }
+    if (c.warmup_epochs > c.epochs) issue('warmup_epochs', `${c.warmup_epochs} exceeds epochs ${c.epochs}`);
+    if (c.warmup_teacher_temp_epochs > c.epochs) issue('warmup_teacher_temp_epochs', `${c.warmup_teacher_temp_epochs} exceeds epochs ${c.epochs}`);
+    if (c.min_lr > c.lr) issue('min_lr', `${c.min_lr} is above lr ${c.lr}`);
+    if (c.method === 'moby' || c.method === 'moby+selfpatch') {
+      if (c.contrast_num_negative % c.batch_size !== 0) issue('contrast_num_negative', `${c.contrast_num_negative} must be a multiple of batch_size ${c.batch_size} (the queue advances a batch at a time)`);
+      if (c.batch_size < 2) issue('batch_size', 'MoBY needs at least 2 images per batch (BatchNorm statistics)');
+    }
+  });
+
+export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+/** Official defaults shared by every preset (SELFPATCH_SPEC §7). */
+const BASE: TrainConfig = {
+  arch: 'vit_small',
+  method: 'dino+selfpatch',
+  data: '',
+  out: 'runs/train',
+  seed: 0,
+  patch_size: 16,
+  embed_dim: null,
+  depth: null,
+  num_heads: null,
+  swin_depths: null,
+  swin_num_heads: null,
+  window_size: 7,
+  drop_path_rate: 0.1,
+  out_dim: 65536,
+  out_dim_selfpatch: 4096,
+  hidden_dim: 2048,
+  bottleneck_dim: 256,
+  norm_last_layer: true,
+  use_bn_in_head: false,
+  k_num: 4,
+  patch_weight: 0.1,
+  momentum_teacher: 0.996,
+  warmup_teacher_temp: 0.04,
+  teacher_temp: 0.04,
+  warmup_teacher_temp_epochs: 0,
+  contrast_num_negative: 4096,
+  contrast_momentum: 0.99,
+  contrast_temperature: 0.2,
+  proj_num_layers: 2,
+  pred_num_layers: 2,
+  moby_inner_dim: 4096,
+  moby_out_dim: 256,
+  global_crop_size: 224,
+  local_crop_size: 96,
+  local_crops_number: 8,
+  global_crops_scale: [0.25, 1],
+  local_crops_scale: [0.05, 0.25],
+  batch_size: 64,
+  epochs: 300,
+  lr: 0.0005,
+  lr_batch_ref: 256,
+  min_lr: 1e-6,
+  warmup_lr: 0,
+  warmup_epochs: 10,
+  weight_decay: 0.04,
+  weight_decay_end: 0.4,
+  clip_grad: 3.0,
+  freeze_last_layer: 1,
+  micro_batch: null,
+  max_steps: null,
+  save_every: 500,
+  keep_last: 3,
+  log_every: 10,
+  num_workers: null,
+  backend: 'auto',
+};
+
+/** MoBY's recipe (moby_swin_tiny.yaml / config.py): lr 1e-3 per 512, warm-up 5 epochs, wd 0.05, norm clip 5. */
+const MOBY: Partial<TrainConfig> = {
+  lr: 0.001,
+  lr_batch_ref: 512,
+  min_lr: 5e-6,
+  warmup_lr: 5e-7,
+  warmup_epochs: 5,
+  weight_decay: 0.05,
+  weight_decay_end: 0.05,
+  clip_grad: 5.0,
+  drop_path_rate: 0.2,
+  global_crop_size: 224,
+  local_crops_number: 0,
+};
+
+/** Named presets: the paper's settings per arch × method, and a demo that runs in minutes. */
+export const PRESETS: Record<string, Partial<TrainConfig>> = {
+  vit_tiny_dino: { arch: 'vit_tiny', method: 'dino', out: 'runs/vit_tiny_dino' },
+  'vit_tiny_dino+selfpatch': { arch: 'vit_tiny', method: 'dino+selfpatch', out: 'runs/vit_tiny_selfpatch' },
+  vit_small_dino: { arch: 'vit_small', method: 'dino', out: 'runs/vit_small_dino' },
+  'vit_small_dino+selfpatch': { arch: 'vit_small', method: 'dino+selfpatch', batch_size: 128, out: 'runs/vit_small_selfpatch' },
+  swin_tiny_moby: { ...MOBY, arch: 'swin_tiny', method: 'moby', out: 'runs/swin_tiny_moby' },
+  'swin_tiny_moby+selfpatch': { ...MOBY, arch: 'swin_tiny', method: 'moby+selfpatch', out: 'runs/swin_tiny_moby_selfpatch' },
+  /**
+   * ViT-Ti/16 with SelfPatch on the 12 embedded demo photos: small crops (96/48 px → 6×6 and 3×3
+   * grids) and small heads so ~60 steps take a few minutes on 2 cores; the checkpoint is a real
+   * ViT-Ti/16 that every other command loads.
+   */
+  demo: {
+    arch: 'vit_tiny',
+    method: 'dino+selfpatch',
+    out: 'runs/demo',
+    global_crop_size: 96,
+    local_crop_size: 48,
+    local_crops_number: 2,
+    out_dim: 4096,
+    out_dim_selfpatch: 1024,
+    hidden_dim: 512,
+    bottleneck_dim: 128,
+    batch_size: 4,
+    epochs: 20,
+    warmup_epochs: 2,
+    lr: 0.02,
+    save_every: 15,
+    log_every: 1,
+  },
+};
+
+export const DEFAULT_PRESET = 'demo';
+
+function keyOf(path: readonly PropertyKey[]): string {
+  return path.length ? path.map(String).join('.') : '<config>';
+}
+
+/** Validates a full config; the first problem becomes a {@link ConfigError} naming its key. */
+export function validateConfig(raw: unknown, source = 'config'): TrainConfig {
+  const res = trainConfigSchema.safeParse(raw);
+  if (res.success) return res.data;
+  const problems = res.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')} (${source})`;
+    return `${keyOf(i.path)}: ${i.message} (${source})`;
+  });
+  const first = res.error.issues[0];
+  const key = first?.code === 'unrecognized_keys' ? (first.keys[0] ?? '<config>') : keyOf(first?.path ?? []);
+  throw new ConfigError(key, problems.join('; '));
+}
+
+/** Reads a JSON or YAML config file (a partial config: missing keys come from the preset). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('--config', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('--config', `${path} must hold a mapping of config keys`);
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Parses `key=value` overrides: the value is read as YAML (so `0.1`, `true`, `[0.4, 1]`, `null`
+ * work), and the key must exist in the schema.
+ */
+export function parseOverrides(items: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const known = new Set(Object.keys(BASE));
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError('--set', `expected key=value, got '${item}'`);
+    const key = item.slice(0, eq).trim().replaceAll('-', '_');
+    if (!known.has(key)) throw new ConfigError(key, `unknown config key in --set ${item}`);
+    out[key] = parseYaml(item.slice(eq + 1));
+  }
+  return out;
+}
+
+/** preset ← file ← overrides, then validation. */
+export function resolveConfig(preset: string, ...layers: Array<Record<string, unknown>>): TrainConfig {
+  const p = PRESETS[preset];
+  if (!p) throw new ConfigError('--preset', `unknown preset '${preset}'; choose one of ${Object.keys(PRESETS).join(', ')}`);
+  const merged: Record<string, unknown> = { ...BASE, ...p };
+  for (const l of layers) Object.assign(merged, l);
+  return validateConfig(merged, `preset ${preset}`);
+}
+
+/** Keys a resumed run may change; everything else must match the checkpoint. */
+export const RESUME_MUTABLE: ReadonlySet<keyof TrainConfig> = new Set(['max_steps', 'save_every', 'keep_last', 'log_every', 'num_workers', 'backend', 'out', 'data', 'micro_batch']);

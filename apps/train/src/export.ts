@@ -1,0 +1,41 @@
+/**
+ * Export of the teacher backbone with the official state-dict keys, as safetensors and as a
+ * PyTorch `.pth` (a flat state dict `torch.load` reads, the form the official
+ * `load_pretrained_weights` and timm accept), from a finished run or any training checkpoint.
+ */
+import { join } from 'node:path';
+import type { RawTensor } from '@selfpatch/nn';
+import { serializePth, serializeSafetensors } from '@selfpatch/nn/io';
+import { writeFileAtomic } from '@selfpatch/nn/node';
+import type { TrainConfig } from './config.js';
+import { createJob } from './jobs.js';
+import { readTrainCheckpoint } from './checkpoint.js';
+
+export function exportTeacher(sd: Record<string, RawTensor>, dir: string, config: TrainConfig, stem = 'teacher_backbone'): { safetensors: string; pth: string } {
+  const safetensors = join(dir, `${stem}.safetensors`);
+  const pth = join(dir, `${stem}.pth`);
+  const meta = { arch: config.arch, method: config.method, patch_size: String(config.patch_size), source: 'selfpatch-ts' };
+  writeFileAtomic(safetensors, serializeSafetensors(sd, meta));
+  writeFileAtomic(pth, serializePth(sd, { archiveName: stem }));
+  return { safetensors, pth };
+}
+
+/**
+ * Exports the teacher backbone stored in a training checkpoint.
+ *
+ * @example
+ * ```ts
+ * exportCheckpoint('runs/demo/checkpoints/checkpoint-00000060.safetensors', 'runs/demo/export');
+ * ```
+ */
+export function exportCheckpoint(checkpointPath: string, dir: string): { safetensors: string; pth: string } {
+  const ckpt = readTrainCheckpoint(checkpointPath);
+  // Rebuild the job to map checkpoint tensors to the backbone's official keys (one code path).
+  const job = createJob({ config: ckpt.config, niterPerEpoch: 1 });
+  try {
+    job.setState(ckpt.job);
+    return exportTeacher(job.teacherBackbone(), dir, ckpt.config);
+  } finally {
+    job.dispose();
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The training loop: data loader → job step → metrics → periodic atomic checkpoints, with exact
+ * resume (model, optimizer, centers, RNG, data position), graceful SIGINT/SIGTERM (finish the step,
+ * save, exit) and a clean stop on a non-finite loss (the last good checkpoint is kept).
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, SelfPatchError } from '@selfpatch/nn';
+import { DataLoader, demoImagesDir, imageFolder } from '@selfpatch/data';
+import { NonFiniteLossError, NonFiniteMoBYLossError } from '@selfpatch/ssl';
+import { RESUME_MUTABLE, type TrainConfig } from './config.js';
+import { latestCheckpoint, listCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.js';
+import { createJob, type StepMetrics } from './jobs.js';
+import { exportTeacher } from './export.js';
+
+/** A stop the user should read as a message, not a stack trace. */
+export class TrainingStopped extends SelfPatchError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface MetricsRecord extends StepMetrics {
+  step: number;
+  epoch: number;
+  img_per_s: number;
+  time: number;
+}
+
+export interface RunHooks {
+  log?: (line: string) => void;
+  /** Called after every step (progress bars). */
+  onStep?: (m: MetricsRecord, totalSteps: number) => void;
+  /** Abort signal: when aborted, the loop saves after the current step and stops. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  /** Iterations completed (the next one to run). */
+  iteration: number;
+  checkpoint: string | null;
+  exported: { safetensors: string; pth: string } | null;
+  interrupted: boolean;
+  skippedFiles: number;
+}
+
+/** The images of a run: the folder's files (recursive), or the embedded demo photos. */
+export function dataFiles(config: TrainConfig): { root: string; files: string[] } {
+  const root = config.data === '' ? demoImagesDir() : resolve(config.data);
+  let folder;
+  try {
+    folder = imageFolder(root);
+  } catch (err) {
+    throw new ConfigError('data', (err as Error).message);
+  }
+  const files = [...folder.samples.map((s) => s.path), ...folder.ignored].sort();
+  if (files.length < config.batch_size) throw new ConfigError('batch_size', `${config.batch_size} exceeds the ${files.length} images in ${root}`);
+  return { root, files };
+}
+
+function filesId(root: string, files: string[]): { count: number; hash: string } {
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${relative(root, f)}\n`);
+  return { count: files.length, hash: h.digest('hex').slice(0, 16) };
+}
+
+function checkResumeConfig(saved: TrainConfig, requested: TrainConfig): TrainConfig {
+  const changed = (Object.keys(saved) as Array<keyof TrainConfig>).filter(
+    (k) => !RESUME_MUTABLE.has(k) && JSON.stringify(saved[k]) !== JSON.stringify(requested[k]),
+  );
+  if (changed.length > 0) {
+    const k = changed[0] as keyof TrainConfig;
+    throw new ConfigError(
+      k,
+      `cannot change ${changed.map((c) => `'${c}'`).join(', ')} when resuming (checkpoint has ${k}=${JSON.stringify(saved[k])}, requested ${JSON.stringify(requested[k])}); start a new run with another --out`,
+    );
+  }
+  const merged = { ...saved };
+  for (const k of RESUME_MUTABLE) (merged as Record<string, unknown>)[k] = requested[k];
+  return merged;
+}
+
+/** Keeps metrics.jsonl consistent with a resumed position (drops lines past it). */
+function trimMetrics(path: string, nextStep: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .filter((l) => {
+      try {
+        return (JSON.parse(l) as { step: number }).step < nextStep;
+      } catch {
+        return false;
+      }
+    });
+  writeFileSync(path, kept.length ? `${kept.join('\n')}\n` : '');
+}
+
+/**
+ * Trains according to `config`, resuming from the newest checkpoint in `config.out` when `resume`.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig, train } from '@selfpatch/train';
+ * const result = await train(resolveConfig('demo', { max_steps: 5, out: 'runs/try' }), { resume: false });
+ * console.log(result.checkpoint);
+ * ```
+ */
+export async function train(requested: TrainConfig, options: { resume: boolean } & RunHooks): Promise<RunResult> {
+  const log = options.log ?? ((l: string) => console.error(l));
+  const out = resolve(requested.out);
+  let config = requested;
+  let resumeFrom: ReturnType<typeof latestCheckpoint> = null;
+  if (options.resume) {
+    resumeFrom = latestCheckpoint(out, (p, why) => log(`warning: skipping unreadable checkpoint ${p}: ${why}`));
+    if (!resumeFrom) throw new ConfigError('--resume', `no checkpoint to resume in ${join(out, 'checkpoints')}`);
+    config = checkResumeConfig(resumeFrom.ckpt.config, requested);
+  } else if (listCheckpoints(out).length > 0) {
+    throw new ConfigError('out', `${out} already holds checkpoints; pass --resume to continue that run or choose another --out`);
+  }
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (err) {
+    throw new ConfigError('out', `cannot create output directory ${out}: ${(err as Error).message}`);
+  }
+  const { root, files } = dataFiles(config);
+  const ids = filesId(root, files);
+  if (resumeFrom && (resumeFrom.ckpt.position.files.hash !== ids.hash || resumeFrom.ckpt.position.files.count !== ids.count)) {
+    throw new ConfigError('data', `${root} does not hold the images the checkpoint was trained on (${ids.count} files now, ${resumeFrom.ckpt.position.files.count} then); resuming would not continue the same run`);
+  }
+  const loader0 = Math.floor(files.length / config.batch_size);
+  const job = createJob({ config, niterPerEpoch: loader0 });
+  const loader = new DataLoader({ files, batchSize: config.batch_size, seed: config.seed, recipe: job.recipe, workers: config.num_workers ?? undefined });
+  const totalSchedule = config.epochs * loader0;
+  const stopAt = Math.min(totalSchedule, config.max_steps ?? totalSchedule);
+  const metricsPath = join(out, 'metrics.jsonl');
+  let it = 0;
+  let elapsed = 0;
+  if (resumeFrom) {
+    job.setState(resumeFrom.ckpt.job);
+    loader.setState(resumeFrom.ckpt.position.loader);
+    it = resumeFrom.ckpt.position.iteration;
+    elapsed = resumeFrom.ckpt.position.elapsed;
+    trimMetrics(metricsPath, it);
+    log(`resumed from ${resumeFrom.path} at step ${it}`);
+  } else {
+    writeFileSync(metricsPath, '');
+  }
+  writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  log(`${config.method} on ${config.arch} (${(job.numParams / 1e6).toFixed(2)}M parameters), ${files.length} images from ${root}, batch ${config.batch_size}, ${loader0} steps/epoch; steps ${it} → ${stopAt}`);
+
+  const save = (): string => {
+    const position: RunPosition = { iteration: it, loader: loader.getState(), files: ids, elapsed };
+    return saveCheckpoint(out, { config, position, job: job.getState() }, config.keep_last);
+  };
+  let lastCheckpoint: string | null = resumeFrom?.path ?? null;
+  let lastSaved = it;
+  let interrupted = false;
+  try {
+    while (it < stopAt) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const t0 = performance.now();
+      const batch = await loader.next();
+      const crops = batch.crops.map((data, i) => {
+        const s = batch.sizes[i] as number;
+        return tf.tensor4d(data, [batch.batchSize, 3, s, s]);
+      });
+      let m: StepMetrics;
+      try {
+        m = job.step(crops, it);
+      } catch (err) {
+        if (err instanceof NonFiniteLossError || err instanceof NonFiniteMoBYLossError) {
+          throw new TrainingStopped(
+            `${err.message}. The last good checkpoint is ${lastCheckpoint ?? '(none yet)'}; lower lr, raise warmup_epochs or check the data, then resume from it.`,
+            3,
+          );
+        }
+        throw err;
+      } finally {
+        tf.dispose(crops);
+      }
+      it += 1;
+      const dt = (performance.now() - t0) / 1000;
+      elapsed += dt;
+      const rec: MetricsRecord = { step: it - 1, epoch: Math.floor((it - 1) / loader0), ...m, img_per_s: batch.batchSize / dt, time: elapsed };
+      appendFileSync(metricsPath, `${JSON.stringify(rec)}\n`);
+      options.onStep?.(rec, stopAt);
+      if (it % config.save_every === 0 && it < stopAt) {
+        lastCheckpoint = save();
+        lastSaved = it;
+      }
+    }
+    if (lastSaved !== it || !lastCheckpoint) lastCheckpoint = save();
+    let exported: RunResult['exported'] = null;
+    if (it >= stopAt && !interrupted) exported = exportTeacher(job.teacherBackbone(), out, config);
+    if (loader.skipped.length > 0) {
+      log(`${loader.skipped.length} unreadable image(s) were skipped:`);
+      for (const s of loader.skipped.slice(0, 10)) log(`  ${s.path}: ${s.reason}`);
+    }
+    return { iteration: it, checkpoint: lastCheckpoint, exported, interrupted, skippedFiles: loader.skipped.length };
+  } finally {
+    await loader.close();
+    job.dispose();
+  }
+}
