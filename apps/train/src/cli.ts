@@ -110,7 +110,10 @@ async function runTrain(opts: Record<string, unknown>): Promise<number> {
   console.log('next:');
   if (result.interrupted) console.log(`  continue:  npm run train -- --preset ${String(opts.preset)} --out ${rel(out)} --resume  (same flags as this run)`);
   console.log(`  curves:    npm run train -- report --run ${rel(out)}`);
-  if (result.exported) console.log(`  evaluate:  npm run eval -- davis --checkpoint ${rel(result.exported.safetensors)}`);
+  if (result.exported) {
+    console.log(`  attention: npm run eval -- visualize --checkpoint ${rel(result.exported.safetensors)} --image <image> --out ${rel(join(out, 'visualize'))}`);
+    console.log(`  DAVIS:     npm run eval -- davis --checkpoint ${rel(result.exported.safetensors)} --davis <DAVIS root> --out ${rel(join(out, 'davis'))}`);
+  }
   return result.interrupted ? 130 : 0;
 }
 

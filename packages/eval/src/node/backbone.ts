@@ -1,0 +1,145 @@
+/**
+ * A dense-feature view of any backbone checkpoint the packages load (ViT in the SelfPatch or DINO
+ * layout, Swin; `.pth` or safetensors; bare state dicts or training checkpoints): patch features
+ * for label propagation and k-NN, and last-layer attention for attention maps.
+ *
+ * ViT features are the official `get_intermediate_layers(x, 1)[0]` (raw last-block tokens in the
+ * SelfPatch layout; normed, CLS dropped, in the DINO layout). Swin features are the normed
+ * last-stage tokens (stride 32).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointFormatError } from '@selfpatch/nn';
+import { parseCheckpoint, selectStateDict } from '@selfpatch/nn/io';
+import { readFileSync } from 'node:fs';
+import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
+import { isSwinStateDict, SwinTransformer, swinFromCheckpoint } from '@selfpatch/swin';
+
+export interface DenseFeatures {
+  /** `[h·w, C]` row-major patch features. */
+  feats: tf.Tensor2D;
+  h: number;
+  w: number;
+}
+
+export interface DenseBackbone {
+  readonly kind: 'vit' | 'swin';
+  /** Output stride of the feature grid. */
+  readonly stride: number;
+  readonly description: string;
+  /** Patch features of one image `[1, 3, H, W]` (H, W multiples of the stride for exact grids). */
+  features(x: tf.Tensor4D): DenseFeatures;
+  /** Image-level feature `[B, C]` (CLS token or pooled tokens) for k-NN. */
+  embed(x: tf.Tensor4D): tf.Tensor2D;
+  /** Last-block self-attention `[1, heads, N, N]` (ViT: all tokens; Swin: the windows of the last block). */
+  attention(x: tf.Tensor4D): tf.Tensor4D;
+  dispose(): void;
+}
+
+export interface LoadBackboneOptions {
+  /** Training-checkpoint entry (`teacher` by default when present). */
+  which?: string;
+  /** ViT heads when the width matches no preset. */
+  numHeads?: number;
+}
+
+class VitBackbone implements DenseBackbone {
+  readonly kind = 'vit';
+  constructor(readonly vit: VisionTransformer) {}
+  get stride(): number {
+    return this.vit.config.patchSize;
+  }
+  get description(): string {
+    const c: VitConfig = this.vit.config;
+    return `ViT (${c.layout} layout, width ${c.embedDim}, depth ${c.depth}, ${c.numHeads} heads, patch ${c.patchSize})`;
+  }
+  features(x: tf.Tensor4D): DenseFeatures {
+    const { h, w } = this.vit.gridFor(x.shape[2], x.shape[3]);
+    const feats = tf.tidy(() => {
+      const [t] = this.vit.getIntermediateLayers(x, 1) as [tf.Tensor3D];
+      const tokens = this.vit.config.layout === 'dino' ? tf.slice(t, [0, 1, 0], [1, -1, -1]) : t;
+      return tf.reshape(tokens, [h * w, -1]) as tf.Tensor2D;
+    });
+    return { feats, h, w };
+  }
+  embed(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      if (this.vit.config.layout === 'dino') return this.vit.forward(x) as tf.Tensor2D;
+      // SelfPatch layout has no CLS token: the mean of the last-block tokens.
+      const [t] = this.vit.getIntermediateLayers(x, 1) as [tf.Tensor3D];
+      return tf.mean(t, 1) as tf.Tensor2D;
+    });
+  }
+  attention(x: tf.Tensor4D): tf.Tensor4D {
+    return this.vit.getLastSelfAttention(x);
+  }
+  dispose(): void {
+    this.vit.dispose();
+  }
+}
+
+class SwinBackbone implements DenseBackbone {
+  readonly kind = 'swin';
+  constructor(readonly swin: SwinTransformer) {}
+  get stride(): number {
+    return this.swin.config.patchSize * 2 ** (this.swin.config.depths.length - 1);
+  }
+  get description(): string {
+    const c = this.swin.config;
+    return `Swin (embed ${c.embedDim}, depths [${c.depths.join(',')}], heads [${c.numHeads.join(',')}], window ${c.windowSize})`;
+  }
+  features(x: tf.Tensor4D): DenseFeatures {
+    const { tokens, grid } = this.swin.forwardFeatures(x);
+    const feats = tf.reshape(tokens, [grid.h * grid.w, -1]) as tf.Tensor2D;
+    tokens.dispose();
+    return { feats, h: grid.h, w: grid.w };
+  }
+  embed(x: tf.Tensor4D): tf.Tensor2D {
+    return this.swin.forward(x);
+  }
+  attention(x: tf.Tensor4D): tf.Tensor4D {
+    return this.swin.getLastSelfAttention(x);
+  }
+  dispose(): void {
+    this.swin.dispose();
+  }
+}
+
+/**
+ * Loads a backbone from checkpoint bytes, deciding ViT or Swin from the keys.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * const net = loadBackbone(readFileSync('teacher_backbone.safetensors'), 'teacher_backbone.safetensors');
+ * const { feats, h, w } = net.features(frame); // [h·w, C]
+ * ```
+ */
+export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBackboneOptions = {}): DenseBackbone {
+  const parsed = parseCheckpoint(bytes, source);
+  const flat = selectStateDict(parsed, { key: options.which, stripPrefixes: ['module.'], source });
+  const swinish = isSwinStateDict(flat) || Object.keys(flat).some((k) => /^(encoder_k|encoder|backbone)\.layers\.0\.blocks\.0\.attn\.relative_position_bias_table$/.test(k));
+  if (swinish) {
+    const swin = swinFromCheckpoint(bytes, { which: options.which, source });
+    swin.eval();
+    return new SwinBackbone(swin);
+  }
+  const sd = vitStateDictFrom(parsed, { which: options.which, source });
+  const config = inferVitConfig(sd, options.numHeads ? { numHeads: options.numHeads } : {}, source);
+  const vit = new VisionTransformer(config);
+  // Non-strict like the official load_pretrained_weights: heads and ca_head are ignored.
+  const res = vit.loadStateDict(sd, { strict: false, context: source });
+  if (res.missing.length) throw new CheckpointFormatError(source, `ViT weights incomplete: missing ${res.missing.slice(0, 5).join(', ')}`);
+  vit.eval();
+  return new VitBackbone(vit);
+}
+
+/** {@link loadBackbone} from a file path. */
+export function loadBackboneFile(path: string, options: LoadBackboneOptions = {}): DenseBackbone {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new CheckpointFormatError(path, `cannot read file (${(err as Error).message})`);
+  }
+  return loadBackbone(bytes, path, options);
+}

@@ -1,0 +1,183 @@
+/**
+ * `selfpatch-eval`: `davis` (label propagation + J&F with davis2017-evaluation's CSVs), `knn`
+ * (weighted k-NN top-1/top-5 on a labelled folder or Fashion-MNIST) and `visualize` (attention and
+ * PCA PNGs). commander parses, cli-progress draws the bar on a TTY (plain lines otherwise).
+ */
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { ConfigError, SelfPatchError } from '@selfpatch/nn';
+import { initBackend } from '@selfpatch/nn/runtime';
+import { knnClassify } from '../knn.js';
+import { loadBackboneFile, type DenseBackbone } from './backbone.js';
+import { davisSequences, evaluateDavis, frameSizeRule, GLOBAL_COLUMNS, runDavis, writeDavisCsv } from './davis.js';
+import { fashionMnistFeatures, folderFeatures, type LabelledFeatures } from './knn-data.js';
+import { visualizeImage } from './visualize-files.js';
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(name, `expected a non-negative integer, got '${v}'`);
+    return n;
+  };
+}
+
+async function setup(opts: { backend: string; checkpoint: string; which?: string; numHeads?: number }): Promise<DenseBackbone> {
+  const b = await initBackend(opts.backend);
+  console.error(`backend: ${b.name} (${b.reason})`);
+  const net = loadBackboneFile(opts.checkpoint, { which: opts.which, numHeads: opts.numHeads });
+  console.error(`model: ${net.description} from ${opts.checkpoint}`);
+  return net;
+}
+
+interface Progress {
+  tick: (done: number, total: number, detail?: string) => void;
+  stop: () => void;
+}
+
+function progress(label: string): Progress {
+  const bar = process.stderr.isTTY ? new SingleBar({ format: `${label} |{bar}| {value}/{total} {detail} ETA {eta_formatted}`, hideCursor: true }) : null;
+  let started = false;
+  let lastPrinted = -1;
+  return {
+    tick(done, total, detail = '') {
+      if (bar) {
+        if (!started) bar.start(total, 0, { detail });
+        started = true;
+        bar.setTotal(total);
+        bar.update(done, { detail });
+      } else if (done === total || Math.floor((10 * done) / total) > lastPrinted) {
+        lastPrinted = Math.floor((10 * done) / total);
+        console.error(`${label} ${done}/${total} ${detail}`);
+      }
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+const common = (c: Command) =>
+  c
+    .requiredOption('--checkpoint <file>', 'backbone checkpoint (.pth or safetensors; ViT or Swin; training checkpoints use --which)')
+    .option('--which <key>', 'entry of a training checkpoint (default: teacher when present)')
+    .option('--num-heads <n>', 'ViT heads when the width matches no preset', int('--num-heads'))
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto');
+
+export function buildProgram(): Command {
+  const program = new Command('selfpatch-eval').description('Evaluate self-supervised backbones: DAVIS J&F, k-NN, attention maps').showHelpAfterError();
+  common(program.command('davis'))
+    .description('DAVIS video object segmentation by label propagation; writes palette PNGs, global_results.csv, per-sequence_results.csv')
+    .requiredOption('--davis <dir>', 'DAVIS root (JPEGImages/, Annotations/, ImageSets/)')
+    .option('--sequences <names>', 'comma-separated subset')
+    .option('--year <year>', '2016 or 2017 (default: 2017 when ImageSets/2017 exists)')
+    .option('--split <split>', 'image set', 'val')
+    .option('--out <dir>', 'results folder', 'davis-results')
+    .option('--n-last-frames <n>', 'queue length', int('--n-last-frames'), 7)
+    .option('--size-mask-neighborhood <n>', 'spatial radius in patches (0 = off)', int('--size-mask-neighborhood'), 12)
+    .option('--topk <n>', 'kept affinities per query', int('--topk'), 5)
+    .option('--short-side <px>', 'frame short side (480 = the official protocol)', int('--short-side'), 480)
+    .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; davis: string; sequences?: string; year?: string; split: string; out: string; nLastFrames: number; sizeMaskNeighborhood: number; topk: number; shortSide: number }) => {
+      if (o.year !== undefined && o.year !== '2016' && o.year !== '2017') throw new ConfigError('--year', `expected 2016 or 2017, got '${o.year}'`);
+      const seqNames = o.sequences?.split(',').map((s) => s.trim()).filter(Boolean);
+      const seqs = davisSequences(o.davis, { year: o.year as '2016' | '2017' | undefined, split: o.split, sequences: seqNames });
+      const net = await setup(o);
+      const out = resolve(o.out);
+      const bar = progress('propagating');
+      const totalFrames = seqs.reduce((a, s) => a + s.frames.length - 1, 0);
+      let done = 0;
+      try {
+        await runDavis(net, {
+          davis: o.davis,
+          out,
+          year: o.year as '2016' | '2017' | undefined,
+          split: o.split,
+          sequences: seqNames,
+          nLastFrames: o.nLastFrames,
+          radius: o.sizeMaskNeighborhood,
+          topk: o.topk,
+          frameSize: frameSizeRule(o.shortSide),
+          onFrame: (seq) => bar.tick(++done, totalFrames, seq),
+          onSequence: (seq, skipped) => {
+            if (skipped) {
+              done += (seqs.find((s) => s.name === seq)?.frames.length ?? 1) - 1;
+              console.error(`${seq}: already done in ${out}, skipped (delete ${join(out, seq)} to redo)`);
+            }
+          },
+        });
+      } finally {
+        bar.stop();
+        net.dispose();
+      }
+      const scores = evaluateDavis(seqs, out);
+      const files = writeDavisCsv(scores, out);
+      console.log(`\n${'sequence'.padEnd(24)}${GLOBAL_COLUMNS.map((c) => c.padStart(10)).join('')}`);
+      for (const ob of scores.objects) console.log(`${ob.name.padEnd(24)}${[(ob.J.mean + ob.F.mean) / 2, ob.J.mean, ob.J.recall, ob.J.decay, ob.F.mean, ob.F.recall, ob.F.decay].map((v) => v.toFixed(3).padStart(10)).join('')}`);
+      console.log(`${'global'.padEnd(24)}${GLOBAL_COLUMNS.map((c) => scores.global[c].toFixed(3).padStart(10)).join('')}`);
+      console.log(`\nmasks: ${out}/<sequence>/*.png\n${files.global}\n${files.perSequence}`);
+    });
+  common(program.command('knn'))
+    .description('weighted k-NN classification (DINO protocol): top-1 / top-5 accuracy')
+    .option('--train <dir>', 'labelled training folder (<class>/*.jpg)')
+    .option('--val <dir>', 'labelled evaluation folder')
+    .option('--fashion-mnist [dir]', 'use Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)')
+    .option('--train-limit <n>', 'use the first n training images', int('--train-limit'))
+    .option('--test-limit <n>', 'use the first n evaluation images', int('--test-limit'))
+    .option('--image-size <px>', 'center-crop size fed to the backbone', int('--image-size'), 224)
+    .option('--nb-knn <k>', 'neighbours', int('--nb-knn'), 20)
+    .option('--temperature <t>', 'vote temperature', Number, 0.07)
+    .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; train?: string; val?: string; fashionMnist?: string | boolean; trainLimit?: number; testLimit?: number; imageSize: number; nbKnn: number; temperature: number }) => {
+      if (!o.fashionMnist && !(o.train && o.val)) throw new ConfigError('--train', 'give --train and --val folders, or --fashion-mnist');
+      const net = await setup(o);
+      const dir = typeof o.fashionMnist === 'string' ? o.fashionMnist : undefined;
+      let train: LabelledFeatures | null = null;
+      let test: LabelledFeatures | null = null;
+      try {
+        const b1 = progress('train features');
+        train = o.fashionMnist
+          ? await fashionMnistFeatures(net, 'train', { dir, size: o.imageSize, limit: o.trainLimit, onProgress: b1.tick })
+          : await folderFeatures(net, o.train as string, { size: o.imageSize, limit: o.trainLimit, onProgress: b1.tick });
+        b1.stop();
+        const b2 = progress('eval features');
+        test = o.fashionMnist
+          ? await fashionMnistFeatures(net, 'test', { dir, size: o.imageSize, limit: o.testLimit, onProgress: b2.tick })
+          : await folderFeatures(net, o.val as string, { size: o.imageSize, limit: o.testLimit, onProgress: b2.tick });
+        b2.stop();
+        const r = knnClassify(train.feats, train.labels, test.feats, test.labels, { k: Math.min(o.nbKnn, train.labels.length), temperature: o.temperature, numClasses: train.classes.length });
+        for (const s of [...train.skipped, ...test.skipped]) console.error(`skipped unreadable image ${s}`);
+        console.log(`${o.nbKnn}-NN (T=${o.temperature}) on ${test.labels.length} images, ${train.labels.length} references, ${train.classes.length} classes: top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);
+      } finally {
+        train?.feats.dispose();
+        test?.feats.dispose();
+        net.dispose();
+      }
+    });
+  common(program.command('visualize'))
+    .description('attention maps per head (ViT) and a patch-feature PCA image, as PNGs')
+    .requiredOption('--image <file>', 'input image')
+    .option('--out <dir>', 'output folder', 'visualize')
+    .option('--size <px>', 'square input size (rounded to the stride)', int('--size'), 480)
+    .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; image: string; out: string; size: number }) => {
+      const net = await setup(o);
+      try {
+        const r = await visualizeImage(net, o.image, o.out, o.size);
+        console.log(`${r.grid.h}x${r.grid.w} patches:\n${r.files.join('\n')}`);
+      } finally {
+        net.dispose();
+      }
+    });
+  return program;
+}
+
+/** Runs the CLI; typed errors are one line and exit code 2. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof SelfPatchError) {
+      console.error(`\nerror: ${err.message}`);
+      process.exitCode = 2;
+    } else {
+      throw err;
+    }
+  }
+  process.exit(process.exitCode ?? 0);
+}

@@ -1,0 +1,24 @@
+/**
+ * @selfpatch/eval/node — file-based evaluation (Node): checkpoint loading for any backbone, the
+ * DAVIS runner and scorer with its CSVs and palette PNGs, k-NN on folders and IDX files, and
+ * attention / PCA images.
+ */
+export { loadBackbone, loadBackboneFile, type DenseBackbone, type DenseFeatures, type LoadBackboneOptions } from './backbone.js';
+export {
+  vocPalette,
+  encodeIndexedPng,
+  frameSizeRule,
+  davisSequences,
+  propagateSequence,
+  runDavis,
+  evaluateDavis,
+  writeDavisCsv,
+  countPredictions,
+  GLOBAL_COLUMNS,
+  type DavisRunOptions,
+  type DavisScores,
+  type ObjectScores,
+} from './davis.js';
+export { folderFeatures, fashionMnistFeatures, evalTransform, type LabelledFeatures } from './knn-data.js';
+export { visualizeImage, type VisualizeResult } from './visualize-files.js';
+export { buildProgram, main } from './cli.js';
