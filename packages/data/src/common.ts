@@ -21,3 +21,4 @@ export {
   type View,
 } from './transforms.js';
 export { cvResizeLinear, davisFrameSize, DAVIS_MEAN, DAVIS_STD } from './cv-resize.js';
+export { decodeMask, MaskDecodeError, type LabelMap } from './mask.js';

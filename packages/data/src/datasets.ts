@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { decode as decodePng } from 'fast-png';
+import { decodeMask, type LabelMap } from './mask.js';
 import { SelfPatchError } from '@selfpatch/nn';
 
 export class DatasetError extends SelfPatchError {
@@ -125,35 +125,22 @@ export function davisDataset(root: string, options: DavisOptions = {}): DavisSeq
   });
 }
 
-export interface LabelMap {
-  width: number;
-  height: number;
-  /** Object index per pixel (0 = background). */
-  labels: Uint8Array;
-}
-
 /**
- * Reads a DAVIS mask: indexed palette PNGs keep their indices (2017, multi-object); grayscale or RGB
- * masks are binarised at 128 (2016: 0/255, one object).
+ * Reads a DAVIS mask file: indexed palette PNGs keep their indices (2017, multi-object); grayscale
+ * or RGB masks are binarised at half range (2016: 0/255, one object).
  */
 export function readMask(path: string): LabelMap {
-  let png: ReturnType<typeof decodePng>;
+  let bytes: Uint8Array;
   try {
-    png = decodePng(readFileSync(path));
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new DatasetError(path, `cannot read mask (${(err as Error).message})`);
+  }
+  try {
+    return decodeMask(bytes, path);
   } catch (err) {
     throw new DatasetError(path, `cannot decode mask PNG (${(err as Error).message})`);
   }
-  const n = png.width * png.height;
-  const labels = new Uint8Array(n);
-  const data = png.data as ArrayLike<number>;
-  if (png.palette) {
-    for (let i = 0; i < n; i++) labels[i] = data[i] as number;
-  } else {
-    const ch = png.channels;
-    const max = png.depth === 16 ? 65535 : 255;
-    for (let i = 0; i < n; i++) labels[i] = (data[i * ch] as number) > max / 2 ? 1 : 0;
-  }
-  return { width: png.width, height: png.height, labels };
 }
 
 export interface IdxArray {

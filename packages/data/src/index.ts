@@ -15,7 +15,6 @@ export {
   type ImageSample,
   type DavisSequence,
   type DavisOptions,
-  type LabelMap,
   type IdxArray,
   type FashionMnist,
 } from './datasets.js';

@@ -8,3 +8,5 @@ export { jaccard, seg2bmap, boundaryF, boundaryRadius, dbStatistics, type Mask, 
 export { VideoPropagator, oneHotLabels, resizeLabelsNearest, nearestIndex, type VideoPropagationOptions } from './video-propagation.js';
 export { knnClassify, type KnnOptions, type KnnResult } from './knn.js';
 export { attentionMaps, pcaRgb, type AttentionMapsResult } from './visualize.js';
+export { loadBackbone, type DenseBackbone, type DenseFeatures, type LoadBackboneOptions } from './backbone.js';
+export { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores, type ObjectScores, type Labels } from './davis-scores.js';

@@ -21,7 +21,8 @@ import { use } from '@selfpatch/nn/testing';
 import { readMask } from '@selfpatch/data';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { SwinTransformer, swinTiny } from '@selfpatch/swin';
-import { davisSequences, evaluateDavis, frameSizeRule, GLOBAL_COLUMNS, loadBackboneFile, runDavis, type DenseBackbone } from '../src/node/index.js';
+import { GLOBAL_COLUMNS } from '../src/index.js';
+import { davisSequences, evaluateDavis, frameSizeRule, loadBackboneFile, runDavis, type DenseBackbone } from '../src/node/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const davis = resolve(process.env.SELFPATCH_DAVIS_DIR ?? join(here, '../../../../shared/data/davis2016-sample/DAVIS'));

@@ -9,8 +9,10 @@ import { SingleBar } from 'cli-progress';
 import { ConfigError, SelfPatchError } from '@selfpatch/nn';
 import { initBackend } from '@selfpatch/nn/runtime';
 import { knnClassify } from '../knn.js';
-import { loadBackboneFile, type DenseBackbone } from './backbone.js';
-import { davisSequences, evaluateDavis, frameSizeRule, GLOBAL_COLUMNS, runDavis, writeDavisCsv } from './davis.js';
+import type { DenseBackbone } from '../backbone.js';
+import { loadBackboneFile } from './backbone-file.js';
+import { GLOBAL_COLUMNS } from '../davis-scores.js';
+import { davisSequences, evaluateDavis, frameSizeRule, runDavis, writeDavisCsv } from './davis.js';
 import { fashionMnistFeatures, folderFeatures, type LabelledFeatures } from './knn-data.js';
 import { visualizeImage } from './visualize-files.js';
 

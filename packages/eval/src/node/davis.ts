@@ -12,9 +12,9 @@ import { encode as encodePng } from 'fast-png';
 import { ConfigError } from '@selfpatch/nn';
 import { writeFileAtomic } from '@selfpatch/nn/node';
 import { davisDataset, davisEvalFrame, decodeImage, readMask, type DavisSequence, type LabelMap } from '@selfpatch/data';
-import { boundaryF, dbStatistics, jaccard, type Statistics } from '../davis-metrics.js';
+import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores, type ObjectScores } from '../davis-scores.js';
 import { oneHotLabels, resizeLabelsNearest, VideoPropagator, type VideoPropagationOptions } from '../video-propagation.js';
-import type { DenseBackbone } from './backbone.js';
+import type { DenseBackbone } from '../backbone.js';
 
 /** PASCAL VOC colour map (`utils.color_map` of the DAVIS tools): 256 RGB triplets. */
 export function vocPalette(): Array<[number, number, number]> {
@@ -153,23 +153,6 @@ export async function runDavis(backbone: DenseBackbone, options: DavisRunOptions
   return seqs;
 }
 
-export interface ObjectScores {
-  /** `<seq>_<objid>` as davis2017-evaluation names rows. */
-  name: string;
-  J: Statistics;
-  F: Statistics;
-  /** Per-frame J and F (frames 1..N−2). */
-  jFrames: number[];
-  fFrames: number[];
-}
-
-export interface DavisScores {
-  objects: ObjectScores[];
-  global: Record<(typeof GLOBAL_COLUMNS)[number], number>;
-}
-
-export const GLOBAL_COLUMNS = ['J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall', 'F-Decay'] as const;
-
 /**
  * Scores predicted masks against the ground truth as davis2017-evaluation (semi-supervised).
  *
@@ -184,46 +167,14 @@ export function evaluateDavis(seqs: DavisSequence[], resultsDir: string): DavisS
   const objects: ObjectScores[] = [];
   for (const seq of seqs) {
     const gt = seq.masks.map((m) => readMask(m));
-    const nObj = maxLabel(gt[0] as LabelMap);
-    const frames = seq.masks.slice(1, -1);
-    const preds = frames.map((m) => {
+    const preds = seq.masks.slice(1, -1).map((m) => {
       const p = join(resultsDir, seq.name, `${stem(m)}.png`);
       if (!existsSync(p)) throw new ConfigError('--out', `missing prediction ${p}`);
       return readMask(p);
     });
-    let predObj = 0;
-    for (const p of preds) predObj = Math.max(predObj, maxLabel(p));
-    if (predObj > nObj) throw new ConfigError('--out', `${seq.name}: predictions have ${predObj} objects, the ground truth ${nObj}`);
-    for (let o = 1; o <= nObj; o++) {
-      const jFrames: number[] = [];
-      const fFrames: number[] = [];
-      frames.forEach((_, i) => {
-        const g = gt[i + 1] as LabelMap;
-        const p = preds[i] as LabelMap;
-        const gm = Uint8Array.from(g.labels, (v) => (v === o ? 1 : 0));
-        const pm = Uint8Array.from(p.labels, (v) => (v === o ? 1 : 0));
-        jFrames.push(jaccard(gm, pm));
-        fFrames.push(boundaryF(gm, pm, g.height, g.width));
-      });
-      objects.push({ name: `${seq.name}_${o}`, J: dbStatistics(jFrames), F: dbStatistics(fFrames), jFrames, fFrames });
-    }
+    objects.push(...scoreSequence(seq.name, gt, preds));
   }
-  if (objects.length === 0) throw new ConfigError('--sequences', 'no objects to evaluate');
-  const mean = (f: (o: ObjectScores) => number) => objects.reduce((a, o) => a + f(o), 0) / objects.length;
-  const jm = mean((o) => o.J.mean);
-  const fm = mean((o) => o.F.mean);
-  return {
-    objects,
-    global: {
-      'J&F-Mean': (jm + fm) / 2,
-      'J-Mean': jm,
-      'J-Recall': mean((o) => o.J.recall),
-      'J-Decay': mean((o) => o.J.decay),
-      'F-Mean': fm,
-      'F-Recall': mean((o) => o.F.recall),
-      'F-Decay': mean((o) => o.F.decay),
-    },
-  };
+  return summarizeScores(objects);
 }
 
 const f3 = (v: number) => v.toFixed(3);

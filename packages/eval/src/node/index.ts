@@ -3,7 +3,8 @@
  * DAVIS runner and scorer with its CSVs and palette PNGs, k-NN on folders and IDX files, and
  * attention / PCA images.
  */
-export { loadBackbone, loadBackboneFile, type DenseBackbone, type DenseFeatures, type LoadBackboneOptions } from './backbone.js';
+export { loadBackboneFile } from './backbone-file.js';
+export { loadBackbone, type DenseBackbone, type DenseFeatures, type LoadBackboneOptions } from '../backbone.js';
 export {
   vocPalette,
   encodeIndexedPng,
@@ -14,10 +15,7 @@ export {
   evaluateDavis,
   writeDavisCsv,
   countPredictions,
-  GLOBAL_COLUMNS,
   type DavisRunOptions,
-  type DavisScores,
-  type ObjectScores,
 } from './davis.js';
 export { folderFeatures, fashionMnistFeatures, evalTransform, type LabelledFeatures } from './knn-data.js';
 export { visualizeImage, type VisualizeResult } from './visualize-files.js';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createImage, crop, decodeImage, fashionMnist, imageFolder, pilResize, toNormalizedCHW, type RGBImage } from '@selfpatch/data';
-import type { DenseBackbone } from './backbone.js';
+import type { DenseBackbone } from '../backbone.js';
 
 export interface LabelledFeatures {
   feats: tf.Tensor2D;

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, pcaRgb } from '../visualize.js';
-import type { DenseBackbone } from './backbone.js';
+import type { DenseBackbone } from '../backbone.js';
 
 /** A perceptually ordered colour ramp (dark blue → yellow) for [0, 1] values. */
 function ramp(t: number): [number, number, number] {

@@ -10,7 +10,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointFormatError } from '@selfpatch/nn';
 import { parseCheckpoint, selectStateDict } from '@selfpatch/nn/io';
-import { readFileSync } from 'node:fs';
 import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
 import { isSwinStateDict, SwinTransformer, swinFromCheckpoint } from '@selfpatch/swin';
 
@@ -109,8 +108,8 @@ class SwinBackbone implements DenseBackbone {
  *
  * @example
  * ```ts
- * import { readFileSync } from 'node:fs';
- * const net = loadBackbone(readFileSync('teacher_backbone.safetensors'), 'teacher_backbone.safetensors');
+ *  * const bytes = new Uint8Array(await (await fetch('teacher_backbone.safetensors')).arrayBuffer());
+ * const net = loadBackbone(bytes, 'teacher_backbone.safetensors');
  * const { feats, h, w } = net.features(frame); // [h·w, C]
  * ```
  */
@@ -131,15 +130,4 @@ export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBac
   if (res.missing.length) throw new CheckpointFormatError(source, `ViT weights incomplete: missing ${res.missing.slice(0, 5).join(', ')}`);
   vit.eval();
   return new VitBackbone(vit);
-}
-
-/** {@link loadBackbone} from a file path. */
-export function loadBackboneFile(path: string, options: LoadBackboneOptions = {}): DenseBackbone {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CheckpointFormatError(path, `cannot read file (${(err as Error).message})`);
-  }
-  return loadBackbone(bytes, path, options);
 }

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+/** Process entry of `selfpatch-infer`. */
+import { main } from './cli.js';
+
+await main();

@@ -1,0 +1,132 @@
+/**
+ * Compute worker of the browser app: every tensor op runs here on tfjs-backend-wasm (SIMD; threads
+ * when the page is cross-origin isolated), so the UI thread stays responsive. Same library code as
+ * the Node CLI: checkpoint loading, the DAVIS frame transform, the propagation loop and the
+ * davis2017-evaluation scoring, so results match the CLI on the same input.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { davisEvalFrame, decodeImage, decodeMask, pilResize, toNormalizedCHW } from '@selfpatch/data';
+import { attentionMaps, loadBackbone, oneHotLabels, pcaRgb, resizeLabelsNearest, scoreSequence, summarizeScores, VideoPropagator, type DenseBackbone } from '@selfpatch/eval';
+import type { LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
+
+let net: DenseBackbone | null = null;
+let ready: Promise<void> | null = null;
+
+function post(msg: Response, transfer: Transferable[] = []): void {
+  (self as unknown as Worker).postMessage(msg, transfer);
+}
+
+async function backend(): Promise<void> {
+  ready ??= (async () => {
+    setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
+    if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend could not start in this browser');
+    await tf.ready();
+  })();
+  return ready;
+}
+
+/** Official frame-size rule with another short side (480 = official). */
+function frameSize(shortSide: number) {
+  return (width: number, height: number) =>
+    height > width
+      ? { width: shortSide, height: Math.max(64, Math.floor((shortSide * height) / width / 64) * 64) }
+      : { width: Math.max(64, Math.floor((shortSide * width) / height / 64) * 64), height: shortSide };
+}
+
+async function load(bytes: ArrayBuffer, name: string): Promise<LoadResult> {
+  await backend();
+  net?.dispose();
+  net = null;
+  net = loadBackbone(new Uint8Array(bytes), name);
+  return { description: net.description, kind: net.kind, stride: net.stride, backend: tf.getBackend(), threads: getThreadsCount() };
+}
+
+async function visualize(image: ArrayBuffer, name: string, size: number): Promise<VisualizeResult> {
+  if (!net) throw new Error('load a checkpoint first');
+  const img = await decodeImage(new Uint8Array(image), { source: name });
+  const s = Math.max(net.stride, Math.round(size / net.stride) * net.stride);
+  const resized = pilResize(img, s, s, 'bicubic');
+  const x = tf.tensor4d(toNormalizedCHW(resized), [1, 3, s, s]);
+  try {
+    const { feats, h, w } = net.features(x);
+    const pca = pcaRgb(feats);
+    feats.dispose();
+    let heads: Float32Array[] = [];
+    let mean: Float32Array | null = null;
+    if (net.kind === 'vit') {
+      const attn = net.attention(x);
+      const maps = attentionMaps(attn, { h, w }, attn.shape[2] === h * w + 1);
+      attn.dispose();
+      heads = maps.heads;
+      mean = maps.mean;
+    }
+    return { h, w, size: s, heads, mean, pca, rgb: resized.data };
+  } finally {
+    x.dispose();
+  }
+}
+
+async function propagate(id: number, req: Extract<Request, { kind: 'propagate' }>): Promise<PropagateResult> {
+  if (!net) throw new Error('load a checkpoint first');
+  const rule = frameSize(req.shortSide);
+  const read = async (f: { bytes: ArrayBuffer; name: string }) => {
+    const img = await decodeImage(new Uint8Array(f.bytes), { source: f.name });
+    const v = davisEvalFrame(img, rule);
+    return { x: tf.tensor4d(v.data, [1, 3, v.height, v.width]), width: img.width, height: img.height };
+  };
+  const first = await read(req.frames[0] as { bytes: ArrayBuffer; name: string });
+  if (req.mask.width !== first.width || req.mask.height !== first.height) throw new Error(`the mask is ${req.mask.width}x${req.mask.height}, the first frame ${first.width}x${first.height}`);
+  const d0 = net.features(first.x);
+  first.x.dispose();
+  let maxLabel = 0;
+  for (const v of req.mask.labels) if (v !== 255) maxLabel = Math.max(maxLabel, v);
+  const small = resizeLabelsNearest(req.mask.labels, req.mask.width, req.mask.height, d0.w, d0.h);
+  const seg0 = oneHotLabels(small, d0.h, d0.w, maxLabel + 1);
+  const prop = new VideoPropagator(d0.feats, seg0, { h: d0.h, w: d0.w }, { patchSize: net.stride });
+  tf.dispose([d0.feats, seg0]);
+  const labels: Uint8Array[] = [req.mask.labels];
+  const t0 = performance.now();
+  try {
+    for (let i = 1; i < req.frames.length; i++) {
+      const f = await read(req.frames[i] as { bytes: ArrayBuffer; name: string });
+      if (f.width !== first.width || f.height !== first.height) throw new Error(`frame ${req.frames[i]?.name} is ${f.width}x${f.height}, the first ${first.width}x${first.height}`);
+      const d = net.features(f.x);
+      f.x.dispose();
+      const lab = prop.step(d.feats);
+      d.feats.dispose();
+      const [lh, lw] = lab.shape;
+      const data = Uint8Array.from(await lab.data());
+      lab.dispose();
+      labels.push(resizeLabelsNearest(data, lw, lh, f.width, f.height));
+      post({ id, kind: 'progress', done: i, total: req.frames.length - 1, label: req.frames[i]?.name ?? '' });
+    }
+  } finally {
+    prop.dispose();
+  }
+  const msPerFrame = (performance.now() - t0) / Math.max(1, req.frames.length - 1);
+  let scores: Record<string, number> | null = null;
+  if (req.gt && req.gt.length > 0) {
+    if (req.gt.length !== req.frames.length) throw new Error(`${req.gt.length} ground-truth masks for ${req.frames.length} frames`);
+    const gt = req.gt.map((g) => decodeMask(new Uint8Array(g.bytes), g.name));
+    const preds = labels.slice(1, -1).map((l) => ({ width: first.width, height: first.height, labels: l }));
+    scores = summarizeScores(scoreSequence('video', gt, preds)).global;
+  }
+  return { width: first.width, height: first.height, labels, scores, msPerFrame };
+}
+
+self.onmessage = async (ev: MessageEvent<Request>) => {
+  const req = ev.data;
+  try {
+    let result: LoadResult | VisualizeResult | PropagateResult;
+    if (req.kind === 'load') result = await load(req.bytes, req.name);
+    else if (req.kind === 'visualize') result = await visualize(req.image, req.name, req.size);
+    else result = await propagate(req.id, req);
+    post({ id: req.id, kind: 'done', result });
+  } catch (err) {
+    post({ id: req.id, kind: 'error', message: (err as Error).message ?? String(err) });
+  }
+};
