@@ -9,6 +9,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { installWasmKernels } from '@selfpatch/nn';
 import { davisEvalFrame, decodeImage, decodeMask, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, loadBackbone, oneHotLabels, pcaRgb, resizeLabelsNearest, scoreSequence, summarizeScores, VideoPropagator, type DenseBackbone } from '@selfpatch/eval';
 import type { LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
@@ -25,6 +26,8 @@ async function backend(): Promise<void> {
     setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
     if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend could not start in this browser');
     await tf.ready();
+    // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (TFJS_NOTES §8.3).
+    installWasmKernels();
   })();
   return ready;
 }

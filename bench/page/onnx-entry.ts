@@ -1,0 +1,59 @@
+/**
+ * In-page half of bench/onnx-vit.ts: the same ViT-S/16 forward in Chromium's main thread on
+ * tfjs-backend-wasm (selfpatch-ts) and on onnxruntime-web, interleaved; results on `window.bench`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { installWasmKernels } from '@selfpatch/nn';
+import { vitFromCheckpoint } from '@selfpatch/vit';
+
+interface Ort {
+  env: { wasm: { numThreads: number; wasmPaths: string } };
+  Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
+  InferenceSession: { create(bytes: Uint8Array, opts: object): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }> };
+}
+
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const rounds = Number(params.get('rounds') ?? 5);
+  const perRound = 5;
+  const size = 224;
+  const ort = (await import(/* @vite-ignore */ '/ort/ort.wasm.min.mjs' as string)) as Ort;
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = '/ort/';
+  setWasmPaths('/tfjs/');
+  await tf.setBackend('wasm');
+  installWasmKernels(); // as initBackend('wasm') does in Node
+  const [st, onnx] = await Promise.all(['/vit_small.safetensors', '/vit_small.onnx'].map(async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())));
+  const vit = vitFromCheckpoint(st as Uint8Array, { source: 'vit_small.safetensors', config: { imgSize: size } });
+  vit.eval();
+  const session = await ort.InferenceSession.create(onnx as Uint8Array, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const input = Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.001));
+  const feeds = { image: new ort.Tensor('float32', input, [1, 3, size, size]) };
+  const x = tf.tensor4d(input, [1, 3, size, size]);
+  const a = tf.tidy(() => (vit.forward(x) as tf.Tensor).dataSync());
+  const b = (await session.run(feeds)).tokens?.data as Float32Array;
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
+  const timeTfjs = () => {
+    const t0 = performance.now();
+    for (let i = 0; i < perRound; i++) tf.tidy(() => (vit.forward(x) as tf.Tensor).dataSync());
+    return (performance.now() - t0) / perRound;
+  };
+  const timeOrt = async () => {
+    const t0 = performance.now();
+    for (let i = 0; i < perRound; i++) await session.run(feeds);
+    return (performance.now() - t0) / perRound;
+  };
+  timeTfjs();
+  await timeOrt();
+  const tfjsMs: number[] = [];
+  const ortMs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    tfjsMs.push(timeTfjs());
+    ortMs.push(await timeOrt());
+  }
+  (window as unknown as { bench: unknown }).bench = { tfjsMs, ortMs, maxDiff, crossOriginIsolated };
+}
+
+main().catch((e: Error) => ((window as unknown as { bench: unknown }).bench = { error: e.message }));
