@@ -8,43 +8,12 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, SelfPatchError, tensorToRaw } from '@selfpatch/nn';
+import { ConfigError, tensorToRaw } from '@selfpatch/nn';
 import { serializeSafetensors } from '@selfpatch/nn/io';
 import { writeFileAtomic } from '@selfpatch/nn/node';
-import { initBackend } from '@selfpatch/nn/runtime';
 import { decodeImage, IMAGE_EXTENSIONS, pilResize, readMask, toNormalizedCHW } from '@selfpatch/data';
 import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores } from '@selfpatch/eval';
-import { davisSequences, frameSizeRule, loadBackboneFile, propagateSequence, visualizeImage, type DenseBackbone } from '@selfpatch/eval/node';
-
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new ConfigError(name, `expected a positive integer, got '${v}'`);
-    return n;
-  };
-}
-
-interface Common {
-  checkpoint: string;
-  which?: string;
-  numHeads?: number;
-  backend: string;
-}
-
-async function setup(o: Common): Promise<DenseBackbone> {
-  const b = await initBackend(o.backend);
-  console.error(`backend: ${b.name} (${b.reason})`);
-  const net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads });
-  console.error(`model: ${net.description}`);
-  return net;
-}
-
-const common = (c: Command) =>
-  c
-    .requiredOption('--checkpoint <file>', 'backbone checkpoint (.pth or safetensors; ViT or Swin)')
-    .option('--which <key>', 'entry of a training checkpoint (default: teacher when present)')
-    .option('--num-heads <n>', 'ViT heads when the width matches no preset', int('--num-heads'))
-    .option('--backend <name>', 'wasm (default) | cpu | tensorflow | auto', 'wasm');
+import { checkpointOptions, davisSequences, intOption, openCheckpoint, propagateSequence, runCli, visualizeImage, type CheckpointCliOptions, type DenseBackbone } from '@selfpatch/eval/node';
 
 /** Patch features of one image as `[h·w, C]` float32 plus the grid in the metadata. */
 export async function extractFeatures(net: DenseBackbone, image: string, size: number): Promise<{ bytes: Uint8Array; h: number; w: number; c: number }> {
@@ -78,13 +47,13 @@ function printScores(s: DavisScores): void {
 
 export function buildProgram(): Command {
   const program = new Command('selfpatch-infer').description('WASM inference with self-supervised ViT/Swin backbones').showHelpAfterError();
-  common(program.command('features'))
+  checkpointOptions(program.command('features'), 'wasm')
     .description('patch features of an image to safetensors (`features` [h·w, C], grid in the metadata)')
     .requiredOption('--image <file>', 'input image')
     .requiredOption('--out <file>', 'output .safetensors')
-    .option('--size <px>', 'square input size (rounded to the stride)', int('--size'), 224)
-    .action(async (o: Common & { image: string; out: string; size: number }) => {
-      const net = await setup(o);
+    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1), 224)
+    .action(async (o: CheckpointCliOptions & { image: string; out: string; size: number }) => {
+      const net = await openCheckpoint(o);
       try {
         const r = await extractFeatures(net, o.image, o.size);
         writeFileAtomic(o.out, r.bytes);
@@ -93,13 +62,13 @@ export function buildProgram(): Command {
         net.dispose();
       }
     });
-  common(program.command('attention'))
+  checkpointOptions(program.command('attention'), 'wasm')
     .description('attention maps per head and patch-feature PCA as PNGs')
     .requiredOption('--image <file>', 'input image')
     .option('--out <dir>', 'output folder', 'attention')
-    .option('--size <px>', 'square input size (rounded to the stride)', int('--size'), 480)
-    .action(async (o: Common & { image: string; out: string; size: number }) => {
-      const net = await setup(o);
+    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1), 480)
+    .action(async (o: CheckpointCliOptions & { image: string; out: string; size: number }) => {
+      const net = await openCheckpoint(o);
       try {
         const r = await visualizeImage(net, o.image, o.out, o.size);
         console.log(r.files.join('\n'));
@@ -107,7 +76,7 @@ export function buildProgram(): Command {
         net.dispose();
       }
     });
-  common(program.command('propagate'))
+  checkpointOptions(program.command('propagate'), 'wasm')
     .description('video object segmentation: propagate a first-frame mask over the frames (J&F when ground truth is given)')
     .option('--frames <dir>', 'folder of frames (sorted by name)')
     .option('--mask <png>', 'first-frame mask (palette indices, or 0/255)')
@@ -116,9 +85,9 @@ export function buildProgram(): Command {
     .option('--sequence <name>', 'DAVIS sequence')
     .option('--year <year>', 'DAVIS year for --davis', '2016')
     .option('--out <dir>', 'output folder for the palette PNGs', 'propagation')
-    .option('--short-side <px>', 'frame short side (480 = the official protocol)', int('--short-side'), 480)
-    .option('--n-last-frames <n>', 'queue length', int('--n-last-frames'), 7)
-    .action(async (o: Common & { frames?: string; mask?: string; gt?: string; davis?: string; sequence?: string; year: string; out: string; shortSide: number; nLastFrames: number }) => {
+    .option('--short-side <px>', 'frame short side (480 = the official protocol)', intOption('--short-side', 1), 480)
+    .option('--n-last-frames <n>', 'queue length', intOption('--n-last-frames', 1), 7)
+    .action(async (o: CheckpointCliOptions & { frames?: string; mask?: string; gt?: string; davis?: string; sequence?: string; year: string; out: string; shortSide: number; nLastFrames: number }) => {
       let seq: { name: string; frames: string[]; masks: string[] };
       let gt: string[] | null = null;
       if (o.davis) {
@@ -137,13 +106,13 @@ export function buildProgram(): Command {
           if (missing) throw new ConfigError('--gt', `missing ground-truth mask ${missing}`);
         }
       }
-      const net = await setup(o);
+      const net = await openCheckpoint(o);
       mkdirSync(o.out, { recursive: true });
       try {
         await propagateSequence(net, seq, o.out, {
           davis: '',
           out: o.out,
-          frameSize: frameSizeRule(o.shortSide),
+          shortSide: o.shortSide,
           nLastFrames: o.nLastFrames,
           onFrame: (_s, i, n) => process.stderr.write(`\rframe ${i + 1}/${n}`),
         });
@@ -163,15 +132,5 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if (err instanceof SelfPatchError) {
-      console.error(`\nerror: ${err.message}`);
-      process.exitCode = 2;
-    } else {
-      throw err;
-    }
-  }
-  process.exit(process.exitCode ?? 0);
+  await runCli(buildProgram(), argv);
 }

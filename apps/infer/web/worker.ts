@@ -10,8 +10,8 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { installWasmKernels } from '@selfpatch/nn';
-import { davisEvalFrame, decodeImage, decodeMask, pilResize, toNormalizedCHW } from '@selfpatch/data';
-import { attentionMaps, loadBackbone, oneHotLabels, pcaRgb, resizeLabelsNearest, scoreSequence, summarizeScores, VideoPropagator, type DenseBackbone } from '@selfpatch/eval';
+import { decodeImage, decodeMask, pilResize, toNormalizedCHW } from '@selfpatch/data';
+import { attentionMaps, loadBackbone, pcaRgb, propagateVideo, scoreSequence, summarizeScores, type DenseBackbone } from '@selfpatch/eval';
 import type { LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
 
 let net: DenseBackbone | null = null;
@@ -30,14 +30,6 @@ async function backend(): Promise<void> {
     installWasmKernels();
   })();
   return ready;
-}
-
-/** Official frame-size rule with another short side (480 = official). */
-function frameSize(shortSide: number) {
-  return (width: number, height: number) =>
-    height > width
-      ? { width: shortSide, height: Math.max(64, Math.floor((shortSide * height) / width / 64) * 64) }
-      : { width: Math.max(64, Math.floor((shortSide * width) / height / 64) * 64), height: shortSide };
 }
 
 async function load(bytes: ArrayBuffer, name: string): Promise<LoadResult> {
@@ -75,50 +67,22 @@ async function visualize(image: ArrayBuffer, name: string, size: number): Promis
 
 async function propagate(id: number, req: Extract<Request, { kind: 'propagate' }>): Promise<PropagateResult> {
   if (!net) throw new Error('load a checkpoint first');
-  const rule = frameSize(req.shortSide);
-  const read = async (f: { bytes: ArrayBuffer; name: string }) => {
-    const img = await decodeImage(new Uint8Array(f.bytes), { source: f.name });
-    const v = davisEvalFrame(img, rule);
-    return { x: tf.tensor4d(v.data, [1, 3, v.height, v.width]), width: img.width, height: img.height };
-  };
-  const first = await read(req.frames[0] as { bytes: ArrayBuffer; name: string });
-  if (req.mask.width !== first.width || req.mask.height !== first.height) throw new Error(`the mask is ${req.mask.width}x${req.mask.height}, the first frame ${first.width}x${first.height}`);
-  const d0 = net.features(first.x);
-  first.x.dispose();
-  let maxLabel = 0;
-  for (const v of req.mask.labels) if (v !== 255) maxLabel = Math.max(maxLabel, v);
-  const small = resizeLabelsNearest(req.mask.labels, req.mask.width, req.mask.height, d0.w, d0.h);
-  const seg0 = oneHotLabels(small, d0.h, d0.w, maxLabel + 1);
-  const prop = new VideoPropagator(d0.feats, seg0, { h: d0.h, w: d0.w }, { patchSize: net.stride });
-  tf.dispose([d0.feats, seg0]);
+  const frames = req.frames.map((f) => () => decodeImage(new Uint8Array(f.bytes), { source: f.name }));
   const labels: Uint8Array[] = [req.mask.labels];
   const t0 = performance.now();
-  try {
-    for (let i = 1; i < req.frames.length; i++) {
-      const f = await read(req.frames[i] as { bytes: ArrayBuffer; name: string });
-      if (f.width !== first.width || f.height !== first.height) throw new Error(`frame ${req.frames[i]?.name} is ${f.width}x${f.height}, the first ${first.width}x${first.height}`);
-      const d = net.features(f.x);
-      f.x.dispose();
-      const lab = prop.step(d.feats);
-      d.feats.dispose();
-      const [lh, lw] = lab.shape;
-      const data = Uint8Array.from(await lab.data());
-      lab.dispose();
-      labels.push(resizeLabelsNearest(data, lw, lh, f.width, f.height));
-      post({ id, kind: 'progress', done: i, total: req.frames.length - 1, label: req.frames[i]?.name ?? '' });
-    }
-  } finally {
-    prop.dispose();
+  for await (const r of propagateVideo(net, req.mask, frames, { shortSide: req.shortSide })) {
+    labels.push(r.labels);
+    post({ id, kind: 'progress', done: r.index, total: req.frames.length - 1, label: req.frames[r.index]?.name ?? '' });
   }
   const msPerFrame = (performance.now() - t0) / Math.max(1, req.frames.length - 1);
   let scores: Record<string, number> | null = null;
   if (req.gt && req.gt.length > 0) {
     if (req.gt.length !== req.frames.length) throw new Error(`${req.gt.length} ground-truth masks for ${req.frames.length} frames`);
     const gt = req.gt.map((g) => decodeMask(new Uint8Array(g.bytes), g.name));
-    const preds = labels.slice(1, -1).map((l) => ({ width: first.width, height: first.height, labels: l }));
+    const preds = labels.slice(1, -1).map((l) => ({ width: req.mask.width, height: req.mask.height, labels: l }));
     scores = summarizeScores(scoreSequence('video', gt, preds)).global;
   }
-  return { width: first.width, height: first.height, labels, scores, msPerFrame };
+  return { width: req.mask.width, height: req.mask.height, labels, scores, msPerFrame };
 }
 
 self.onmessage = async (ev: MessageEvent<Request>) => {

@@ -70,6 +70,10 @@ function rawDict(sd: Record<string, tf.Tensor>, prefix = ''): Record<string, Raw
   return Object.fromEntries(Object.entries(sd).map(([k, t]) => [prefix + k, tensorToRaw(t)]));
 }
 
+function prefixed(sd: Record<string, RawTensor>, prefix: string): Record<string, RawTensor> {
+  return Object.fromEntries(Object.entries(sd).map(([k, v]) => [prefix + k, v]));
+}
+
 function take(tensors: Record<string, RawTensor>, prefix: string): Record<string, RawTensor> {
   const out: Record<string, RawTensor> = {};
   for (const [k, v] of Object.entries(tensors)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
@@ -183,8 +187,8 @@ export class DinoJob implements TrainJob {
     const opt = optimizerTensors(this.trainer.optimizer);
     return {
       tensors: {
-        ...take(Object.fromEntries(Object.entries(s.student).map(([k, v]) => [`student.${k}`, v])), ''),
-        ...Object.fromEntries(Object.entries(s.teacher).map(([k, v]) => [`teacher.${k}`, v])),
+        ...prefixed(s.student, 'student.'),
+        ...prefixed(s.teacher, 'teacher.'),
         ...opt.tensors,
         'loss.center': s.center,
         'loss.patch_center': s.patchCenter,
@@ -232,12 +236,12 @@ export class MobyJob implements TrainJob {
   private readonly lr: Float64Array;
   private readonly total: number;
   private readonly dropPathRng: Rng;
+  private readonly clip: number;
+  private readonly weightDecay: number;
 
-  constructor(
-    { config: c, niterPerEpoch }: JobContext,
-    private readonly clip = c.clip_grad,
-    private readonly weightDecay = c.weight_decay,
-  ) {
+  constructor({ config: c, niterPerEpoch }: JobContext) {
+    this.clip = c.clip_grad;
+    this.weightDecay = c.weight_decay;
     const rng = new Rng(c.seed);
     this.dropPathRng = rng.fork('drop_path');
     let online: VisionTransformer | SwinTransformer;

@@ -4,6 +4,7 @@
  * 11-bit fixed-point weights, a horizontal pass to int then a vertical pass rounded at 22 bits,
  * borders clamped. Verified against Debian's python3-opencv in the tests.
  */
+import { ConfigError } from '@selfpatch/nn';
 import { createImage, type RGBImage } from './image.js';
 
 const COEF = 2048;
@@ -96,10 +97,14 @@ export function cvResizeLinear(img: RGBImage, outW: number, outH: number): RGBIm
 /**
  * The official frame size rule: landscape → height 480, width `⌊480·W/H / 64⌋·64`; portrait →
  * width 480, height `⌊480·H/W / 64⌋·64` (only the long side is floored to a multiple of 64).
+ * Another `shortSide` scales the rule for quicker runs.
  */
-export function davisFrameSize(width: number, height: number): { width: number; height: number } {
-  if (height > width) return { width: 480, height: Math.floor((480 * height) / width / 64) * 64 };
-  return { width: Math.floor((480 * width) / height / 64) * 64, height: 480 };
+export function davisFrameSize(width: number, height: number, shortSide = 480): { width: number; height: number } {
+  if (!Number.isInteger(shortSide) || shortSide < 64) throw new ConfigError('short_side', `must be an integer >= 64, got ${shortSide}`);
+  // The long side keeps at least 64 px when a small shortSide meets an extreme aspect ratio.
+  const long = (a: number, b: number) => Math.max(64, Math.floor((shortSide * a) / b / 64) * 64);
+  if (height > width) return { width: shortSide, height: long(height, width) };
+  return { width: long(width, height), height: shortSide };
 }
 
 /** DAVIS evaluation normalisation: mean (0.485, 0.456, 0.406), std (0.228, 0.224, 0.225). */

@@ -118,8 +118,8 @@ export function mobyViews(img: RGBImage, rng: Rng, size = 224): [View, View] {
  * The DAVIS evaluation transform (SELFPATCH_SPEC §8 `read_frame`): resize with OpenCV's bilinear to
  * the official frame size, ToTensor, normalise with std 0.228 for R. Returns CHW float32.
  */
-export function davisEvalFrame(img: RGBImage, sizeRule: (width: number, height: number) => { width: number; height: number } = davisFrameSize): View & { width: number; height: number } {
-  const { width, height } = sizeRule(img.width, img.height);
+export function davisEvalFrame(img: RGBImage, shortSide = 480): View & { width: number; height: number } {
+  const { width, height } = davisFrameSize(img.width, img.height, shortSide);
   const resized = width === img.width && height === img.height ? img : cvResizeLinear(img, width, height);
   return { size: Math.max(width, height), width, height, data: toNormalizedCHW(resized, DAVIS_MEAN, DAVIS_STD) };
 }

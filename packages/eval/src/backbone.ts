@@ -9,9 +9,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointFormatError } from '@selfpatch/nn';
-import { parseCheckpoint, selectStateDict } from '@selfpatch/nn/io';
+import { parseCheckpoint } from '@selfpatch/nn/io';
 import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
-import { isSwinStateDict, SwinTransformer, swinFromCheckpoint } from '@selfpatch/swin';
+import { isSwinStateDict, SwinTransformer, swinFromStateDict, swinStateDictFrom } from '@selfpatch/swin';
 
 export interface DenseFeatures {
   /** `[h·w, C]` row-major patch features. */
@@ -115,10 +115,10 @@ class SwinBackbone implements DenseBackbone {
  */
 export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBackboneOptions = {}): DenseBackbone {
   const parsed = parseCheckpoint(bytes, source);
-  const flat = selectStateDict(parsed, { key: options.which, stripPrefixes: ['module.'], source });
-  const swinish = isSwinStateDict(flat) || Object.keys(flat).some((k) => /^(encoder_k|encoder|backbone)\.layers\.0\.blocks\.0\.attn\.relative_position_bias_table$/.test(k));
-  if (swinish) {
-    const swin = swinFromCheckpoint(bytes, { which: options.which, source });
+  // Parsed once: a Swin (bare, or under MoBY's encoder_k./encoder. or backbone.) is recognised by its keys.
+  const swinSd = swinStateDictFrom(parsed, { which: options.which, source });
+  if (isSwinStateDict(swinSd)) {
+    const swin = swinFromStateDict(swinSd, source);
     swin.eval();
     return new SwinBackbone(swin);
   }

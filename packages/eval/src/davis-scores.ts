@@ -31,7 +31,8 @@ export interface DavisScores {
   global: Record<(typeof GLOBAL_COLUMNS)[number], number>;
 }
 
-function maxObject(m: Labels): number {
+/** Largest object id of a label map (255, void, excluded). */
+export function maxObjectId(m: Labels): number {
   let max = 0;
   for (const v of m.labels) if (v !== 255) max = Math.max(max, v);
   return max;
@@ -49,9 +50,9 @@ function maxObject(m: Labels): number {
  */
 export function scoreSequence(name: string, gt: Labels[], preds: Labels[]): ObjectScores[] {
   if (preds.length !== Math.max(0, gt.length - 2)) throw new ConfigError('predictions', `${name}: ${preds.length} predicted frames for ${gt.length} ground-truth frames (expected ${gt.length - 2}: first and last are not scored)`);
-  const nObj = maxObject(gt[0] as Labels);
+  const nObj = maxObjectId(gt[0] as Labels);
   let predObj = 0;
-  for (const p of preds) predObj = Math.max(predObj, maxObject(p));
+  for (const p of preds) predObj = Math.max(predObj, maxObjectId(p));
   if (predObj > nObj) throw new ConfigError('predictions', `${name}: predictions have ${predObj} objects, the ground truth ${nObj}`);
   const out: ObjectScores[] = [];
   for (let o = 1; o <= nObj; o++) {

@@ -9,4 +9,5 @@ export { VideoPropagator, oneHotLabels, resizeLabelsNearest, nearestIndex, type 
 export { knnClassify, type KnnOptions, type KnnResult } from './knn.js';
 export { attentionMaps, pcaRgb, type AttentionMapsResult } from './visualize.js';
 export { loadBackbone, type DenseBackbone, type DenseFeatures, type LoadBackboneOptions } from './backbone.js';
-export { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores, type ObjectScores, type Labels } from './davis-scores.js';
+export { propagateVideo, type PropagateVideoOptions } from './propagate-video.js';
+export { scoreSequence, summarizeScores, maxObjectId, GLOBAL_COLUMNS, type DavisScores, type ObjectScores, type Labels } from './davis-scores.js';

@@ -22,7 +22,7 @@ import { readMask } from '@selfpatch/data';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { SwinTransformer, swinTiny } from '@selfpatch/swin';
 import { GLOBAL_COLUMNS } from '../src/index.js';
-import { davisSequences, evaluateDavis, frameSizeRule, loadBackboneFile, runDavis, type DenseBackbone } from '../src/node/index.js';
+import { davisSequences, evaluateDavis, loadBackboneFile, runDavis, type DenseBackbone } from '../src/node/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const davis = resolve(process.env.SELFPATCH_DAVIS_DIR ?? join(here, '../../../../shared/data/davis2016-sample/DAVIS'));
@@ -117,7 +117,7 @@ test('selfpatch-eval davis: both sample sequences end to end, CSVs, palette PNGs
   // Same checkpoint, features permuted per frame: the score must drop.
   const net = permuted(loadBackboneFile(ckpt));
   const outP = join(dir, 'permuted');
-  await runDavis(net, { davis, year: '2016', out: outP, frameSize: frameSizeRule(SHORT) });
+  await runDavis(net, { davis, year: '2016', out: outP, shortSide: SHORT });
   net.dispose();
   const worse = evaluateDavis(seqs, outP);
   assert.ok(worse.global['J&F-Mean'] < scores.global['J&F-Mean'] - 0.05, `permuted ${worse.global['J&F-Mean']} vs ${scores.global['J&F-Mean']}`);
@@ -142,7 +142,7 @@ test('Swin checkpoints load by their keys and propagate; unknown sequences and b
   assert.ok(seq);
   const short = { ...seq, frames: seq.frames.slice(0, 4), masks: seq.masks.slice(0, 4) };
   const { propagateSequence } = await import('../src/node/davis.js');
-  await propagateSequence(net, short, join(dir, 'car-shadow'), { davis, out: dir, frameSize: frameSizeRule(128) });
+  await propagateSequence(net, short, join(dir, 'car-shadow'), { davis, out: dir, shortSide: 128 });
   net.dispose();
   assert.ok(existsSync(join(dir, 'car-shadow', '00003.png')));
 

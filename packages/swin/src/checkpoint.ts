@@ -47,6 +47,21 @@ export function inferSwinConfig(sd: Record<string, RawTensor>, overrides: Partia
   return validateSwinConfig(swinTiny({ embedDim, inChans, patchSize, depths, numHeads, windowSize: (side + 1) / 2, ...overrides }));
 }
 
+/** A Swin built from a backbone state dict (derived buffers rebuilt, classifier head ignored). */
+export function swinFromStateDict(sd: Record<string, RawTensor>, source = '<checkpoint>', config: Partial<SwinConfig> = {}): SwinTransformer {
+  const swin = new SwinTransformer(inferSwinConfig(sd, config, source));
+  const derived = (k: string) => k.endsWith('relative_position_index') || k.endsWith('attn_mask');
+  const params = Object.fromEntries(Object.entries(sd).filter(([k]) => !derived(k)));
+  const res = swin.loadStateDict(params, { strict: false, context: source });
+  const missing = res.missing.filter((k) => !derived(k));
+  const unexpected = res.unexpected.filter((k) => k !== 'head.weight' && k !== 'head.bias');
+  if (missing.length || unexpected.length) {
+    swin.dispose();
+    throw new CheckpointFormatError(source, `Swin weights do not match: missing ${missing.slice(0, 5).join(', ') || 'none'}; unexpected ${unexpected.slice(0, 5).join(', ') || 'none'}`);
+  }
+  return swin;
+}
+
 /**
  * @example
  * ```ts
@@ -56,15 +71,5 @@ export function inferSwinConfig(sd: Record<string, RawTensor>, overrides: Partia
  */
 export function swinFromCheckpoint(bytes: Uint8Array, options: { which?: string; source?: string; config?: Partial<SwinConfig> } = {}): SwinTransformer {
   const source = options.source ?? '<checkpoint>';
-  const sd = swinStateDictFrom(parseCheckpoint(bytes, source), options);
-  const swin = new SwinTransformer(inferSwinConfig(sd, options.config, source));
-  const params = Object.fromEntries(Object.entries(sd).filter(([k]) => !k.endsWith('relative_position_index') && !k.endsWith('attn_mask')));
-  const res = swin.loadStateDict(params, { strict: false, context: source });
-  const missing = res.missing.filter((k) => !k.endsWith('relative_position_index') && !k.endsWith('attn_mask'));
-  const unexpected = res.unexpected.filter((k) => k !== 'head.weight' && k !== 'head.bias');
-  if (missing.length || unexpected.length) {
-    swin.dispose();
-    throw new CheckpointFormatError(source, `Swin weights do not match: missing ${missing.slice(0, 5).join(', ') || 'none'}; unexpected ${unexpected.slice(0, 5).join(', ') || 'none'}`);
-  }
-  return swin;
+  return swinFromStateDict(swinStateDictFrom(parseCheckpoint(bytes, source), options), source, options.config);
 }

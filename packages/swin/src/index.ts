@@ -8,4 +8,4 @@ export { WindowAttention } from './window-attention.js';
 export { PatchMerging } from './patch-merging.js';
 export { windowPartition, windowReverse, relativePositionIndex, shiftMask } from './windows.js';
 export { swinTiny, validateSwinConfig, numFeatures, type SwinConfig } from './config.js';
-export { swinFromCheckpoint, swinStateDictFrom, inferSwinConfig, isSwinStateDict } from './checkpoint.js';
+export { swinFromCheckpoint, swinFromStateDict, swinStateDictFrom, inferSwinConfig, isSwinStateDict } from './checkpoint.js';

@@ -6,31 +6,13 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { ConfigError, SelfPatchError } from '@selfpatch/nn';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { ConfigError } from '@selfpatch/nn';
 import { knnClassify } from '../knn.js';
-import type { DenseBackbone } from '../backbone.js';
-import { loadBackboneFile } from './backbone-file.js';
+import { checkpointOptions, intOption, openCheckpoint, runCli } from './cli-common.js';
 import { GLOBAL_COLUMNS } from '../davis-scores.js';
-import { davisSequences, evaluateDavis, frameSizeRule, runDavis, writeDavisCsv } from './davis.js';
+import { davisSequences, evaluateDavis, runDavis, writeDavisCsv } from './davis.js';
 import { fashionMnistFeatures, folderFeatures, type LabelledFeatures } from './knn-data.js';
 import { visualizeImage } from './visualize-files.js';
-
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new ConfigError(name, `expected a non-negative integer, got '${v}'`);
-    return n;
-  };
-}
-
-async function setup(opts: { backend: string; checkpoint: string; which?: string; numHeads?: number }): Promise<DenseBackbone> {
-  const b = await initBackend(opts.backend);
-  console.error(`backend: ${b.name} (${b.reason})`);
-  const net = loadBackboneFile(opts.checkpoint, { which: opts.which, numHeads: opts.numHeads });
-  console.error(`model: ${net.description} from ${opts.checkpoint}`);
-  return net;
-}
 
 interface Progress {
   tick: (done: number, total: number, detail?: string) => void;
@@ -57,31 +39,24 @@ function progress(label: string): Progress {
   };
 }
 
-const common = (c: Command) =>
-  c
-    .requiredOption('--checkpoint <file>', 'backbone checkpoint (.pth or safetensors; ViT or Swin; training checkpoints use --which)')
-    .option('--which <key>', 'entry of a training checkpoint (default: teacher when present)')
-    .option('--num-heads <n>', 'ViT heads when the width matches no preset', int('--num-heads'))
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto');
-
 export function buildProgram(): Command {
   const program = new Command('selfpatch-eval').description('Evaluate self-supervised backbones: DAVIS J&F, k-NN, attention maps').showHelpAfterError();
-  common(program.command('davis'))
+  checkpointOptions(program.command('davis'))
     .description('DAVIS video object segmentation by label propagation; writes palette PNGs, global_results.csv, per-sequence_results.csv')
     .requiredOption('--davis <dir>', 'DAVIS root (JPEGImages/, Annotations/, ImageSets/)')
     .option('--sequences <names>', 'comma-separated subset')
     .option('--year <year>', '2016 or 2017 (default: 2017 when ImageSets/2017 exists)')
     .option('--split <split>', 'image set', 'val')
     .option('--out <dir>', 'results folder', 'davis-results')
-    .option('--n-last-frames <n>', 'queue length', int('--n-last-frames'), 7)
-    .option('--size-mask-neighborhood <n>', 'spatial radius in patches (0 = off)', int('--size-mask-neighborhood'), 12)
-    .option('--topk <n>', 'kept affinities per query', int('--topk'), 5)
-    .option('--short-side <px>', 'frame short side (480 = the official protocol)', int('--short-side'), 480)
+    .option('--n-last-frames <n>', 'queue length', intOption('--n-last-frames'), 7)
+    .option('--size-mask-neighborhood <n>', 'spatial radius in patches (0 = off)', intOption('--size-mask-neighborhood'), 12)
+    .option('--topk <n>', 'kept affinities per query', intOption('--topk'), 5)
+    .option('--short-side <px>', 'frame short side (480 = the official protocol)', intOption('--short-side'), 480)
     .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; davis: string; sequences?: string; year?: string; split: string; out: string; nLastFrames: number; sizeMaskNeighborhood: number; topk: number; shortSide: number }) => {
       if (o.year !== undefined && o.year !== '2016' && o.year !== '2017') throw new ConfigError('--year', `expected 2016 or 2017, got '${o.year}'`);
       const seqNames = o.sequences?.split(',').map((s) => s.trim()).filter(Boolean);
       const seqs = davisSequences(o.davis, { year: o.year as '2016' | '2017' | undefined, split: o.split, sequences: seqNames });
-      const net = await setup(o);
+      const net = await openCheckpoint(o);
       const out = resolve(o.out);
       const bar = progress('propagating');
       const totalFrames = seqs.reduce((a, s) => a + s.frames.length - 1, 0);
@@ -96,7 +71,7 @@ export function buildProgram(): Command {
           nLastFrames: o.nLastFrames,
           radius: o.sizeMaskNeighborhood,
           topk: o.topk,
-          frameSize: frameSizeRule(o.shortSide),
+          shortSide: o.shortSide,
           onFrame: (seq) => bar.tick(++done, totalFrames, seq),
           onSequence: (seq, skipped) => {
             if (skipped) {
@@ -116,19 +91,19 @@ export function buildProgram(): Command {
       console.log(`${'global'.padEnd(24)}${GLOBAL_COLUMNS.map((c) => scores.global[c].toFixed(3).padStart(10)).join('')}`);
       console.log(`\nmasks: ${out}/<sequence>/*.png\n${files.global}\n${files.perSequence}`);
     });
-  common(program.command('knn'))
+  checkpointOptions(program.command('knn'))
     .description('weighted k-NN classification (DINO protocol): top-1 / top-5 accuracy')
     .option('--train <dir>', 'labelled training folder (<class>/*.jpg)')
     .option('--val <dir>', 'labelled evaluation folder')
     .option('--fashion-mnist [dir]', 'use Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)')
-    .option('--train-limit <n>', 'use the first n training images', int('--train-limit'))
-    .option('--test-limit <n>', 'use the first n evaluation images', int('--test-limit'))
-    .option('--image-size <px>', 'center-crop size fed to the backbone', int('--image-size'), 224)
-    .option('--nb-knn <k>', 'neighbours', int('--nb-knn'), 20)
+    .option('--train-limit <n>', 'use the first n training images', intOption('--train-limit'))
+    .option('--test-limit <n>', 'use the first n evaluation images', intOption('--test-limit'))
+    .option('--image-size <px>', 'center-crop size fed to the backbone', intOption('--image-size'), 224)
+    .option('--nb-knn <k>', 'neighbours', intOption('--nb-knn'), 20)
     .option('--temperature <t>', 'vote temperature', Number, 0.07)
     .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; train?: string; val?: string; fashionMnist?: string | boolean; trainLimit?: number; testLimit?: number; imageSize: number; nbKnn: number; temperature: number }) => {
       if (!o.fashionMnist && !(o.train && o.val)) throw new ConfigError('--train', 'give --train and --val folders, or --fashion-mnist');
-      const net = await setup(o);
+      const net = await openCheckpoint(o);
       const dir = typeof o.fashionMnist === 'string' ? o.fashionMnist : undefined;
       let train: LabelledFeatures | null = null;
       let test: LabelledFeatures | null = null;
@@ -152,13 +127,13 @@ export function buildProgram(): Command {
         net.dispose();
       }
     });
-  common(program.command('visualize'))
+  checkpointOptions(program.command('visualize'))
     .description('attention maps per head (ViT) and a patch-feature PCA image, as PNGs')
     .requiredOption('--image <file>', 'input image')
     .option('--out <dir>', 'output folder', 'visualize')
-    .option('--size <px>', 'square input size (rounded to the stride)', int('--size'), 480)
+    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size'), 480)
     .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; image: string; out: string; size: number }) => {
-      const net = await setup(o);
+      const net = await openCheckpoint(o);
       try {
         const r = await visualizeImage(net, o.image, o.out, o.size);
         console.log(`${r.grid.h}x${r.grid.w} patches:\n${r.files.join('\n')}`);
@@ -171,15 +146,5 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; typed errors are one line and exit code 2. */
 export async function main(argv: string[] = process.argv): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if (err instanceof SelfPatchError) {
-      console.error(`\nerror: ${err.message}`);
-      process.exitCode = 2;
-    } else {
-      throw err;
-    }
-  }
-  process.exit(process.exitCode ?? 0);
+  await runCli(buildProgram(), argv);
 }

@@ -7,13 +7,12 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { encode as encodePng } from 'fast-png';
 import { ConfigError } from '@selfpatch/nn';
 import { writeFileAtomic } from '@selfpatch/nn/node';
-import { davisDataset, davisEvalFrame, decodeImage, readMask, type DavisSequence, type LabelMap } from '@selfpatch/data';
+import { davisDataset, decodeImage, readMask, type DavisSequence } from '@selfpatch/data';
 import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores, type ObjectScores } from '../davis-scores.js';
-import { oneHotLabels, resizeLabelsNearest, VideoPropagator, type VideoPropagationOptions } from '../video-propagation.js';
+import { propagateVideo, type PropagateVideoOptions } from '../propagate-video.js';
 import type { DenseBackbone } from '../backbone.js';
 
 /** PASCAL VOC colour map (`utils.color_map` of the DAVIS tools): 256 RGB triplets. */
@@ -41,7 +40,7 @@ export function encodeIndexedPng(labels: Uint8Array, width: number, height: numb
   return encodePng({ width, height, data: labels, depth: 8, channels: 1, palette: PALETTE });
 }
 
-export interface DavisRunOptions extends Omit<VideoPropagationOptions, 'patchSize'> {
+export interface DavisRunOptions extends PropagateVideoOptions {
   /** DAVIS root (holds JPEGImages/, Annotations/, ImageSets/). */
   davis: string;
   out: string;
@@ -49,22 +48,8 @@ export interface DavisRunOptions extends Omit<VideoPropagationOptions, 'patchSiz
   year?: '2016' | '2017';
   split?: string;
   sequences?: string[];
-  /** Frame size rule; default the official (short side 480, long side floored to 64). */
-  frameSize?: (width: number, height: number) => { width: number; height: number };
   onFrame?: (seq: string, index: number, total: number) => void;
   onSequence?: (seq: string, skipped: boolean) => void;
-}
-
-/**
- * The official frame-size rule with another short side: short side `shortSide`, long side scaled
- * and floored to a multiple of 64 (`shortSide` 480 is the official rule).
- */
-export function frameSizeRule(shortSide: number): (width: number, height: number) => { width: number; height: number } {
-  if (!Number.isInteger(shortSide) || shortSide < 64) throw new ConfigError('--short-side', `must be an integer >= 64, got ${shortSide}`);
-  return (width, height) => {
-    if (height > width) return { width: shortSide, height: Math.max(64, Math.floor((shortSide * height) / width / 64) * 64) };
-    return { width: Math.max(64, Math.floor((shortSide * width) / height / 64) * 64), height: shortSide };
-  };
 }
 
 function pickYear(davis: string, year?: '2016' | '2017'): '2016' | '2017' {
@@ -84,13 +69,6 @@ export function davisSequences(davis: string, options: { year?: '2016' | '2017';
   });
 }
 
-/** Image `[1, 3, H, W]` of a frame with the DAVIS transform, and its original size. */
-async function readFrame(path: string, frameSize?: DavisRunOptions['frameSize']): Promise<{ x: tf.Tensor4D; width: number; height: number }> {
-  const img = await decodeImage(path);
-  const v = davisEvalFrame(img, frameSize);
-  return { x: tf.tensor4d(v.data, [1, 3, v.height, v.width]), width: img.width, height: img.height };
-}
-
 /**
  * Propagates one sequence and writes `<out>/<seq>/<frame>.png` for every frame (the first is the
  * given mask, as the official script writes it).
@@ -98,41 +76,16 @@ async function readFrame(path: string, frameSize?: DavisRunOptions['frameSize'])
 export async function propagateSequence(backbone: DenseBackbone, seq: DavisSequence, outDir: string, options: DavisRunOptions): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const first = readMask(seq.masks[0] as string);
-  const f0 = await readFrame(seq.frames[0] as string, options.frameSize);
-  const d0 = backbone.features(f0.x);
-  f0.x.dispose();
-  const small = resizeLabelsNearest(first.labels, first.width, first.height, d0.w, d0.h);
-  const seg0 = oneHotLabels(small, d0.h, d0.w, maxLabel(first) + 1);
-  const prop = new VideoPropagator(d0.feats, seg0, { h: d0.h, w: d0.w }, { ...options, patchSize: backbone.stride });
-  tf.dispose([d0.feats, seg0]);
-  try {
-    writeFileAtomic(join(outDir, `${stem(seq.frames[0] as string)}.png`), encodeIndexedPng(first.labels, first.width, first.height));
-    for (let i = 1; i < seq.frames.length; i++) {
-      const f = await readFrame(seq.frames[i] as string, options.frameSize);
-      const d = backbone.features(f.x);
-      f.x.dispose();
-      const labels = prop.step(d.feats);
-      d.feats.dispose();
-      const [lh, lw] = labels.shape;
-      const data = Uint8Array.from(labels.dataSync());
-      labels.dispose();
-      const full = resizeLabelsNearest(data, lw, lh, f.width, f.height);
-      writeFileAtomic(join(outDir, `${stem(seq.frames[i] as string)}.png`), encodeIndexedPng(full, f.width, f.height));
-      options.onFrame?.(seq.name, i, seq.frames.length);
-    }
-  } finally {
-    prop.dispose();
+  writeFileAtomic(join(outDir, `${stem(seq.frames[0] as string)}.png`), encodeIndexedPng(first.labels, first.width, first.height));
+  const frames = seq.frames.map((f) => () => decodeImage(f));
+  for await (const r of propagateVideo(backbone, first, frames, options)) {
+    writeFileAtomic(join(outDir, `${stem(seq.frames[r.index] as string)}.png`), encodeIndexedPng(r.labels, r.width, r.height));
+    options.onFrame?.(seq.name, r.index, seq.frames.length);
   }
 }
 
 function stem(path: string): string {
   return basename(path, extname(path));
-}
-
-function maxLabel(m: LabelMap): number {
-  let max = 0;
-  for (const v of m.labels) if (v !== 255) max = Math.max(max, v);
-  return max;
 }
 
 /** Propagates every selected sequence, skipping those already finished in `out`. */

@@ -8,7 +8,6 @@ export { loadBackbone, type DenseBackbone, type DenseFeatures, type LoadBackbone
 export {
   vocPalette,
   encodeIndexedPng,
-  frameSizeRule,
   davisSequences,
   propagateSequence,
   runDavis,
@@ -20,3 +19,4 @@ export {
 export { folderFeatures, fashionMnistFeatures, evalTransform, type LabelledFeatures } from './knn-data.js';
 export { visualizeImage, type VisualizeResult } from './visualize-files.js';
 export { buildProgram, main } from './cli.js';
+export { checkpointOptions, intOption, openCheckpoint, runCli, type CheckpointCliOptions } from './cli-common.js';

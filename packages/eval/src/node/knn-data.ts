@@ -40,7 +40,10 @@ async function embedAll(backbone: DenseBackbone, items: Array<() => Promise<RGBI
       }
     }
     if (arrays.length) {
-      const x = tf.tensor4d(Float32Array.from(arrays.flatMap((a) => Array.from(a))), [arrays.length, 3, size, size]);
+      const per = 3 * size * size;
+      const packed = new Float32Array(arrays.length * per);
+      arrays.forEach((a, i) => packed.set(a, i * per));
+      const x = tf.tensor4d(packed, [arrays.length, 3, size, size]);
       parts.push(backbone.embed(x));
       x.dispose();
     }
