@@ -63,8 +63,8 @@ async function runTrain(opts: Record<string, unknown>): Promise<number> {
   const explicitOut = [fromFile, overrides, fromFlags].some((l) => 'out' in l);
   let config = resolveConfig(String(opts.preset), fromFile, overrides, fromFlags);
   if (!explicitOut) config = { ...config, out: defaultOut(config.out, opts.resume === true) };
-  const backend = await initBackend(config.backend);
-  console.error(`backend: ${backend.name} (${backend.reason})`);
+  const backend = await initBackend(config.backend, { threads: config.threads });
+  console.error(`backend: ${backend.name}${backend.name === 'wasm' ? `, ${backend.threads} thread${backend.threads > 1 ? 's' : ''}` : ''} (${backend.reason})`);
 
   const controller = new AbortController();
   let signals = 0;
@@ -127,7 +127,11 @@ export function buildProgram(): Command {
     .option('--resume', 'continue from the newest checkpoint in --out')
     .option('--set <key=value...>', 'override config keys (values read as YAML)');
   for (const key of CONFIG_KEYS) {
-    const help = key === 'data' ? 'image folder (default: the embedded demo photos)' : key === 'backend' ? 'auto | tensorflow | wasm | cpu' : `config key ${key}`;
+    const help = key === 'data' ? 'image folder (default: the embedded demo photos)' : key === 'backend'
+          ? 'auto | tensorflow | wasm | cpu'
+          : key === 'threads'
+            ? 'XNNPACK threads on wasm, 1-8 (opt-in; slower when the other cores are busy)'
+            : `config key ${key}`;
     trainCmd.option(`--${flagOf(key)} <value>`, help);
   }
   trainCmd.action(async (opts: Record<string, unknown>) => {

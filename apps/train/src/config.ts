@@ -85,6 +85,8 @@ export const trainConfigSchema = z
     log_every: positiveInt,
     num_workers: nonNegInt.nullable(),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+    // XNNPACK threads on wasm (TFJS_NOTES §1.3): opt-in, a loss when the other cores are busy.
+    threads: positiveInt.max(8),
   })
   .superRefine((c, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -171,6 +173,7 @@ const BASE: TrainConfig = {
   log_every: 10,
   num_workers: null,
   backend: 'auto',
+  threads: 1,
 };
 
 /** MoBY's recipe (moby_swin_tiny.yaml / config.py): lr 1e-3 per 512, warm-up 5 epochs, wd 0.05, norm clip 5. */
@@ -285,4 +288,4 @@ export function resolveConfig(preset: string, ...layers: Array<Record<string, un
 }
 
 /** Keys a resumed run may change; everything else must match the checkpoint. */
-export const RESUME_MUTABLE: ReadonlySet<keyof TrainConfig> = new Set(['max_steps', 'save_every', 'keep_last', 'log_every', 'num_workers', 'backend', 'out', 'data', 'micro_batch']);
+export const RESUME_MUTABLE: ReadonlySet<keyof TrainConfig> = new Set(['max_steps', 'save_every', 'keep_last', 'log_every', 'num_workers', 'backend', 'threads', 'out', 'data', 'micro_batch']);

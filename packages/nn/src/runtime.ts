@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
+import type { WasmModuleLike } from './wasm-threads-node.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -20,6 +21,8 @@ export interface BackendInfo {
   name: BackendName;
   /** Human-readable reason for the choice (print it). */
   reason: string;
+  /** XNNPACK threads of the wasm backend; 1 elsewhere. */
+  threads: number;
 }
 
 /** Loads a module by specifier; injectable for tests. */
@@ -27,6 +30,13 @@ export type ModuleImporter = (specifier: string) => Promise<unknown>;
 
 export interface InitBackendOptions {
   importer?: ModuleImporter;
+  /**
+   * XNNPACK threads for the wasm backend (default 1). Above 1, Node runs the threaded-SIMD binary
+   * on `worker_threads` (TFJS_NOTES §1.3); the workers never hold the process open. Only matrix
+   * products and convolutions use the extra threads, and a busy second core makes it slower, so it
+   * is opt-in. Ignored by the other backends.
+   */
+  threads?: number;
 }
 
 const defaultImporter: ModuleImporter = (specifier) => import(specifier);
@@ -52,15 +62,32 @@ async function tryTensorflow(importer: ModuleImporter): Promise<{ ok: true; pkg:
   return { ok: false, why: errors.join('; ') };
 }
 
-async function tryPlain(name: 'wasm' | 'cpu', importer: ModuleImporter): Promise<string | null> {
+async function tryPlain(name: 'wasm' | 'cpu', importer: ModuleImporter, threads: number): Promise<string | null> {
   const pkg = name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu';
   try {
-    await importer(pkg);
+    const mod = await importer(pkg);
     if (name === 'wasm') installWasmKernels();
+    if (name === 'wasm' && threads > 1) {
+      if (!tf.env().getBool('IS_NODE')) throw new Error('threads > 1 is only wired up for Node here');
+      const { setWasmBackendThreaded } = await import('./wasm-threads-node.js');
+      await setWasmBackendThreaded(mod as WasmModuleLike, threads);
+      return null;
+    }
     if (await tf.setBackend(name)) return null;
     return `${pkg} loaded but the '${name}' backend failed to initialise`;
   } catch (err) {
     return `${pkg}: ${firstLine(err)}`;
+  }
+}
+
+function wasmThreads(): number {
+  const mod = tf.findBackend('wasm') as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } } | null;
+  return mod?.wasm?.tfjs?.getThreadsCount?.() ?? 1;
+}
+
+function checkThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
+    throw new ConfigError('threads', `expected an integer from 1 to 8 (XNNPACK's limit), got ${threads}`);
   }
 }
 
@@ -77,6 +104,7 @@ function firstLine(err: unknown): string {
  * import { initBackend } from '@selfpatch/nn/runtime';
  * const info = await initBackend('auto');
  * console.log(`backend: ${info.name} (${info.reason})`);
+ * // two XNNPACK threads on wasm (Node): await initBackend('wasm', { threads: 2 });
  * ```
  */
 export async function initBackend(choice: string = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
@@ -84,23 +112,30 @@ export async function initBackend(choice: string = 'auto', options: InitBackendO
     throw new ConfigError('backend', `expected one of ${BACKEND_CHOICES.join(', ')}, got '${choice}'`);
   }
   const importer = options.importer ?? defaultImporter;
+  const threads = options.threads ?? 1;
+  checkThreads(threads);
+  const done = (name: BackendName, reason: string): BackendInfo => ({
+    name,
+    reason,
+    threads: name === 'wasm' ? wasmThreads() : 1,
+  });
   if (choice === 'tensorflow') {
     const r = await tryTensorflow(importer);
-    if (r.ok) return { name: 'tensorflow', reason: `requested; using ${r.pkg}` };
+    if (r.ok) return done('tensorflow', `requested; using ${r.pkg}`);
     throw new BackendUnavailableError('tensorflow', `backend 'tensorflow' is not available (${r.why}); ${INSTALL_HINT.tensorflow}`);
   }
   if (choice === 'wasm' || choice === 'cpu') {
-    const why = await tryPlain(choice, importer);
-    if (why === null) return { name: choice, reason: 'requested' };
+    const why = await tryPlain(choice, importer, threads);
+    if (why === null) return done(choice, 'requested');
     throw new BackendUnavailableError(choice, `backend '${choice}' is not available (${why}); ${INSTALL_HINT[choice]}`);
   }
   const tfr = await tryTensorflow(importer);
-  if (tfr.ok) return { name: 'tensorflow', reason: `auto: ${tfr.pkg} is installed` };
-  const wasmWhy = await tryPlain('wasm', importer);
+  if (tfr.ok) return done('tensorflow', `auto: ${tfr.pkg} is installed`);
+  const wasmWhy = await tryPlain('wasm', importer, threads);
   if (wasmWhy === null) {
-    return { name: 'wasm', reason: 'auto: no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]); using WebAssembly' };
+    return done('wasm', 'auto: no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]); using WebAssembly');
   }
-  const cpuWhy = await tryPlain('cpu', importer);
-  if (cpuWhy === null) return { name: 'cpu', reason: `auto: wasm unavailable (${wasmWhy}); using the slow pure-JS cpu backend` };
+  const cpuWhy = await tryPlain('cpu', importer, 1);
+  if (cpuWhy === null) return done('cpu', `auto: wasm unavailable (${wasmWhy}); using the slow pure-JS cpu backend`);
   throw new BackendUnavailableError('auto', `no tfjs backend could be loaded: tensorflow (${tfr.why}); wasm (${wasmWhy}); cpu (${cpuWhy})`);
 }

@@ -14,6 +14,8 @@ export interface CheckpointCliOptions {
   which?: string;
   numHeads?: number;
   backend: string;
+  /** Defaults to 1. */
+  threads?: number;
 }
 
 /** A commander parser for integers ≥ `min`, failing with a ConfigError naming the option. */
@@ -25,19 +27,20 @@ export function intOption(name: string, min = 0): (v: string) => number {
   };
 }
 
-/** Adds `--checkpoint`, `--which`, `--num-heads` and `--backend` to a command. */
+/** Adds `--checkpoint`, `--which`, `--num-heads`, `--backend` and `--threads` to a command. */
 export function checkpointOptions(c: Command, defaultBackend = 'auto'): Command {
   return c
     .requiredOption('--checkpoint <file>', 'backbone checkpoint (.pth or safetensors; ViT or Swin; training checkpoints use --which)')
     .option('--which <key>', 'entry of a training checkpoint (default: teacher when present)')
     .option('--num-heads <n>', 'ViT heads when the width matches no preset', intOption('--num-heads', 1))
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', defaultBackend);
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', defaultBackend)
+    .option('--threads <n>', 'XNNPACK threads on wasm (opt-in; slower when the other cores are busy)', intOption('--threads', 1), 1);
 }
 
 /** Starts the backend and loads the checkpoint, saying which and why on stderr. */
 export async function openCheckpoint(o: CheckpointCliOptions): Promise<DenseBackbone> {
-  const b = await initBackend(o.backend);
-  console.error(`backend: ${b.name} (${b.reason})`);
+  const b = await initBackend(o.backend, { threads: o.threads ?? 1 });
+  console.error(`backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (${b.reason})`);
   const net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads });
   console.error(`model: ${net.description} from ${o.checkpoint}`);
   return net;

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BackendUnavailableError } from '../src/errors.js';
+import { rewriteWorkerScript } from '../src/wasm-threads-node.js';
+
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs a module script in a fresh Node (the backend can be initialised once per process). */
+function runScript(lines: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string; signal: string | null } {
+  const r = spawnSync(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', '--input-type=module', '-e', lines.join('\n')], {
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.slice(-2000), signal: r.signal };
+}
+
+// A matMul and a linear layer's gradients on 2 XNNPACK threads equal the 1-thread results bit for
+// bit, and the process then exits on its own (no process.exit) well before the timeout.
+test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itself', () => {
+  const body = (threads: number) => [
+    "import * as tf from '@tensorflow/tfjs-core';",
+    "import { initBackend } from '@selfpatch/nn/runtime';",
+    "import { linear } from '@selfpatch/nn';",
+    `const info = await initBackend('wasm', { threads: ${threads} });`,
+    "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
+    "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
+    'const g = tf.grads((x, ww) => tf.sum(tf.square(linear(x, ww))));',
+    'const [gx, gw] = g([a, w]);',
+    'const y = linear(a, w);',
+    "const sum = (t) => Array.from(t.dataSync()).reduce((s, v, i) => s + v * ((i % 7) + 1), 0);",
+    'console.log(JSON.stringify({ info, y: sum(y), gx: sum(gx), gw: sum(gw) }));',
+  ];
+  const one = runScript(body(1));
+  const two = runScript(body(2), 30_000);
+  assert.equal(one.status, 0, one.stderr);
+  assert.equal(two.signal, null, `the 2-thread process did not exit by itself: ${two.stderr}`);
+  assert.equal(two.status, 0, two.stderr);
+  const r1 = JSON.parse(one.stdout.trim().split('\n').at(-1) as string);
+  const r2 = JSON.parse(two.stdout.trim().split('\n').at(-1) as string);
+  assert.deepEqual(r1.info, { name: 'wasm', reason: 'requested', threads: 1 });
+  assert.deepEqual(r2.info, { name: 'wasm', reason: 'requested', threads: 2 });
+  for (const k of ['y', 'gx', 'gw']) {
+    assert.ok(Number.isFinite(r1[k]), k);
+    assert.ok(Math.abs(r1[k] - r2[k]) <= 1e-5 * Math.abs(r1[k]), `${k}: ${r1[k]} vs ${r2[k]}`);
+  }
+});
+
+test('invalid thread counts are a ConfigError naming the option', () => {
+  const r = runScript([
+    "import { initBackend } from '@selfpatch/nn/runtime';",
+    "try { await initBackend('wasm', { threads: 0 }); } catch (e) { console.log(JSON.stringify({ name: e.name, key: e.key, msg: e.message })); }",
+  ]);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+  assert.equal(out.name, 'ConfigError');
+  assert.match(out.msg, /threads/);
+});
+
+test('an unexpected pthread worker script is refused with a typed error', () => {
+  assert.throws(() => rewriteWorkerScript('postMessage(1)', '/x/glue.js'), BackendUnavailableError);
+  const branch =
+    'if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}else{var objectUrl=URL.createObjectURL(e.data.urlOrBlob);importScripts(objectUrl);URL.revokeObjectURL(objectUrl)}';
+  assert.equal(rewriteWorkerScript(`a;${branch}b`, '/x/glue.js'), 'a;importScripts("/x/glue.js");b');
+});
