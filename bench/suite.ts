@@ -1,0 +1,256 @@
+/**
+ * The performance suite of issue #11: one command, one run, ratios against baselines measured in
+ * the same run.
+ *
+ *   npm run bench            (this suite; `npm run bench:all` adds the older per-topic benchmarks)
+ *   BENCH_ROUNDS (3)  BENCH_THREADS ("1,2")  BENCH_STEP_BATCH (8)  BENCH_STEP_LOCAL (0)
+ *   BENCH_STEP_MICRO (4)  BENCH_STEPS (1)  BENCH_FWD_BATCH (8)  BENCH_QUICK=1 (tiny smoke run)
+ *
+ * Cases, at every thread count T:
+ * - roofline: tfjs-wasm `matMul` 1024³ (XNNPACK, the fastest kernel wasm has) and torch `a @ b`;
+ * - ViT-Ti/16 and ViT-S/16 forward, 224 px, eval (SelfPatch layout);
+ * - the DINO+SelfPatch training step, ViT-Ti/16, 2×224 global crops (+ local crops), the official
+ *   head sizes 65536/4096, drop-path 0.1: @selfpatch/ssl's Trainer (teacher, student with
+ *   micro-batches, per-parameter clip, last-layer freeze, AdamW, EMA, centers) against
+ *   bench/py/selfpatch_step.py, the same iteration written from SELFPATCH_SPEC §1-§5 in PyTorch.
+ * The torch twin is checked first: from the same weights and crops both sides must give the same
+ * first-step loss, so the two sides do the same work.
+ *
+ * Every measurement is its own process. Each round runs every case once, tfjs and torch
+ * alternating, so slow phases of a noisy machine hit both sides; per-round ratios, then medians
+ * over rounds. torch runs with OMP_WAIT_POLICY=PASSIVE, OPENBLAS_NUM_THREADS=T and
+ * set_num_threads(T) (TFJS_NOTES §6); tfjs with T XNNPACK threads (T > 1 uses the threaded binary,
+ * TFJS_NOTES §1.3).
+ *
+ * Achieved GFLOP/s = model FLOPs (2 × multiply-adds, counted analytically: bench/flops.ts) ÷ time;
+ * a step counts the student 3× (forward + backward) and the teacher 1×.
+ *
+ * Writes bench/results/latest.json and bench/results/latest.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.env.BENCH_QUICK === '1';
+const env = (k: string, d: number): number => Number(process.env[k] ?? d);
+const rounds = env('BENCH_ROUNDS', quick ? 1 : 3);
+const threadList = (process.env.BENCH_THREADS ?? '1,2').split(',').map(Number);
+const stepBatch = env('BENCH_STEP_BATCH', quick ? 2 : 8);
+const stepLocal = env('BENCH_STEP_LOCAL', 0);
+const stepMicro = env('BENCH_STEP_MICRO', 4);
+const steps = env('BENCH_STEPS', 1);
+const fwdBatch = env('BENCH_FWD_BATCH', quick ? 2 : 8);
+const repeats = quick ? 1 : 3;
+const mmN = quick ? 256 : 1024;
+const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
+// Head sizes of the official recipe; the quick run shrinks them (and the check always does).
+const outDim = quick ? 4096 : 65536;
+const patchOutDim = quick ? 1024 : 4096;
+
+type Json = Record<string, unknown>;
+
+function runProc(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Json {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...extraEnv }, maxBuffer: 1 << 26 });
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) {
+    const why = r.stderr.split('\n').filter((l) => /Error|abort|memory|exit/i.test(l)).slice(0, 3).join(' | ') || `exit ${r.status}`;
+    return { error: why.slice(0, 300) };
+  }
+  return JSON.parse(line) as Json;
+}
+
+const tfjs = (threads: number, args: string[]): Json =>
+  runProc(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args]);
+const torch = (threads: number, args: string[]): Json =>
+  runProc(python, [join(here, 'py', 'selfpatch_step.py'), ...args], {
+    OMP_WAIT_POLICY: 'PASSIVE',
+    OPENBLAS_NUM_THREADS: String(threads),
+    BENCH_THREADS: String(threads),
+  });
+
+interface Case {
+  id: string;
+  label: string;
+  gflop: number;
+  tfjsArgs: string[];
+  torchArgs: string[];
+}
+
+const fwdCases: Case[] = (['vit_tiny', 'vit_small'] as const).map((arch) => {
+  const [dim, depth, heads] = VIT_DIMS[arch];
+  return {
+    id: `forward_${arch}`,
+    label: `${arch === 'vit_tiny' ? 'ViT-Ti' : 'ViT-S'}/16 forward, b${fwdBatch} 224`,
+    gflop: (2 * vitForwardMacs(arch, 224, 224) * fwdBatch) / 1e9,
+    tfjsArgs: ['forward', arch, String(fwdBatch), '224', String(repeats)],
+    torchArgs: ['forward', String(dim), String(depth), String(heads), String(fwdBatch), '224', String(repeats)],
+  };
+});
+const [tDim, tDepth, tHeads] = VIT_DIMS.vit_tiny;
+const stepCase: Case = {
+  id: 'step_vit_tiny',
+  label: `ViT-Ti/16 DINO+SelfPatch step, b${stepBatch}, 2×224${stepLocal ? ` + ${stepLocal}×96` : ''}, heads ${outDim}/${patchOutDim}`,
+  gflop: selfpatchStepFlops('vit_tiny', stepBatch, stepLocal, outDim, patchOutDim) / 1e9,
+  tfjsArgs: ['step', 'vit_tiny', String(stepBatch), String(stepLocal), String(steps), String(stepMicro), String(outDim), String(patchOutDim)],
+  torchArgs: ['step', String(tDim), String(tDepth), String(tHeads), String(stepBatch), String(stepLocal), String(steps), String(outDim), String(patchOutDim)],
+};
+const mmCase: Case = {
+  id: 'matmul',
+  label: `raw matMul ${mmN}³ (roofline)`,
+  gflop: (2 * mmN ** 3) / 1e9,
+  tfjsArgs: ['matmul', String(mmN), '7'],
+  torchArgs: ['matmul', String(mmN), '7'],
+};
+const cases = [mmCase, ...fwdCases, stepCase];
+
+/** Same weights and crops on both sides → the same losses over two iterations (drop-path 0). */
+function twinCheck(): Json {
+  const dir = mkdtempSync(join(tmpdir(), 'selfpatch-twin-'));
+  try {
+    const w = join(dir, 'weights.pth');
+    const x = join(dir, 'inputs.pth');
+    const ts = runProc(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'twin-check.ts'), w, x]);
+    if ('error' in ts) return { ok: false, error: `tfjs: ${ts.error}` };
+    const py = torch(1, ['check', w, x]);
+    if ('error' in py) return { ok: false, error: `torch: ${py.error}` };
+    const diff = Math.max(Math.abs((ts.loss as number) - (py.loss as number)), Math.abs((ts.loss1 as number) - (py.loss1 as number)));
+    return { ok: diff <= 1e-4, tfjs_loss: ts.loss, torch_loss: py.loss, tfjs_loss1: ts.loss1, torch_loss1: py.loss1, abs_diff: diff };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+const check = twinCheck();
+console.error(`torch twin check: ${JSON.stringify(check)}`);
+
+type Sample = { tfjs: Json; torch: Json };
+const samples = new Map<string, Sample[]>();
+for (let r = 0; r < rounds; r++) {
+  for (const c of cases) {
+    for (const t of threadList) {
+      const key = `${c.id}@${t}`;
+      // Alternate which side goes first so a slow phase does not always hit the same one.
+      const first = r % 2 === 0;
+      const a = first ? tfjs(t, c.tfjsArgs) : torch(t, c.torchArgs);
+      const b = first ? torch(t, c.torchArgs) : tfjs(t, c.tfjsArgs);
+      const s = first ? { tfjs: a, torch: b } : { tfjs: b, torch: a };
+      (samples.get(key) ?? samples.set(key, []).get(key)!).push(s);
+      console.error(`round ${r + 1}/${rounds} ${key}: tfjs ${fmt(s.tfjs.ms)} ms, torch ${fmt(s.torch.ms)} ms${s.tfjs.error ? ` (tfjs error: ${s.tfjs.error})` : ''}${s.torch.error ? ` (torch error: ${s.torch.error})` : ''}`);
+    }
+  }
+}
+
+function fmt(v: unknown, digits = 0): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–';
+}
+
+interface Row {
+  case: string;
+  label: string;
+  threads: number;
+  gflop: number;
+  tfjs_ms: number;
+  torch_ms: number;
+  ratio: number;
+  ratio_min: number;
+  ratio_max: number;
+  tfjs_gflops: number;
+  torch_gflops: number;
+  tfjs_heap_mb?: number;
+  errors: string[];
+  rounds_ok: number;
+  tensors_flat?: boolean;
+}
+
+const rows: Row[] = [];
+for (const c of cases) {
+  for (const t of threadList) {
+    const ss = samples.get(`${c.id}@${t}`) ?? [];
+    const ok = ss.filter((s) => typeof s.tfjs.ms === 'number' && typeof s.torch.ms === 'number');
+    const ratios = ok.map((s) => (s.tfjs.ms as number) / (s.torch.ms as number));
+    const tfjsMs = median(ok.map((s) => s.tfjs.ms as number));
+    const torchMs = median(ok.map((s) => s.torch.ms as number));
+    const heaps = ok.map((s) => s.tfjs.heap_mb).filter((v): v is number => typeof v === 'number');
+    const tensorRuns = ok.map((s) => s.tfjs.tensors).filter((v): v is number[] => Array.isArray(v));
+    rows.push({
+      case: c.id,
+      label: c.label,
+      threads: t,
+      gflop: c.gflop,
+      tfjs_ms: tfjsMs,
+      torch_ms: torchMs,
+      ratio: median(ratios),
+      ratio_min: Math.min(...ratios),
+      ratio_max: Math.max(...ratios),
+      tfjs_gflops: c.gflop / (tfjsMs / 1000),
+      torch_gflops: c.gflop / (torchMs / 1000),
+      ...(heaps.length ? { tfjs_heap_mb: Math.max(...heaps) } : {}),
+      ...(tensorRuns.length ? { tensors_flat: tensorRuns.every((ts) => ts.every((n) => n === ts[0])) } : {}),
+      errors: ss.flatMap((s) => [s.tfjs.error, s.torch.error]).filter((e): e is string => typeof e === 'string'),
+      rounds_ok: ok.length,
+    });
+  }
+}
+
+const TARGETS = { step_ratio: 3.5, forward_ratio: 2.5, step_roofline_fraction: 0.7 };
+const targets = threadList.map((t) => {
+  const get = (id: string) => rows.find((r) => r.case === id && r.threads === t);
+  const mm = get('matmul');
+  const step = get('step_vit_tiny');
+  const fwd = get('forward_vit_tiny');
+  const frac = step && mm ? step.tfjs_gflops / mm.tfjs_gflops : NaN;
+  return {
+    threads: t,
+    step_ratio: step?.ratio ?? NaN,
+    step_ratio_ok: (step?.ratio ?? Infinity) <= TARGETS.step_ratio,
+    forward_ratio: fwd?.ratio ?? NaN,
+    forward_ratio_ok: (fwd?.ratio ?? Infinity) <= TARGETS.forward_ratio,
+    step_roofline_fraction: frac,
+    step_roofline_ok: frac >= TARGETS.step_roofline_fraction,
+  };
+});
+
+const md = [
+  `# selfpatch-ts performance suite (${new Date().toISOString().slice(0, 10)})`,
+  '',
+  `tfjs-wasm (SIMD; T > 1: threaded build) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
+  '',
+  `Torch twin check (same weights and crops, the losses of two iterations): ${check.ok ? 'ok' : 'FAILED'} — tfjs ${fmt(check.tfjs_loss, 6)}, ${fmt(check.tfjs_loss1, 6)}; torch ${fmt(check.torch_loss, 6)}, ${fmt(check.torch_loss1, 6)}; max |Δ| ${typeof check.abs_diff === 'number' ? check.abs_diff.toExponential(1) : check.error}`,
+  '',
+  '| case | T | GFLOP | tfjs-wasm ms | torch ms | ratio [min–max] | tfjs GFLOP/s | torch GFLOP/s | wasm heap MB |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.label} | ${r.threads} | ${r.gflop.toFixed(1)} | ${fmt(r.tfjs_ms)} | ${fmt(r.torch_ms)} | ${fmt(r.ratio, 2)} [${fmt(r.ratio_min, 2)}–${fmt(r.ratio_max, 2)}] | ${fmt(r.tfjs_gflops, 1)} | ${fmt(r.torch_gflops, 1)} | ${fmt(r.tfjs_heap_mb)} |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
+  ),
+  '',
+  `Targets (issue #11): step ≤ ${TARGETS.step_ratio}× torch, forward (ViT-Ti) ≤ ${TARGETS.forward_ratio}× torch, step GFLOP/s ≥ ${TARGETS.step_roofline_fraction * 100}% of the raw wasm matMul.`,
+  '',
+  '| T | step ÷ torch | forward ÷ torch | step GFLOP/s ÷ raw matMul GFLOP/s |',
+  '|---|---|---|---|',
+  ...targets.map(
+    (t) =>
+      `| ${t.threads} | ${fmt(t.step_ratio, 2)} ${t.step_ratio_ok ? '✓' : '✗'} | ${fmt(t.forward_ratio, 2)} ${t.forward_ratio_ok ? '✓' : '✗'} | ${fmt(t.step_roofline_fraction * 100, 0)}% ${t.step_roofline_ok ? '✓' : '✗'} |`,
+  ),
+].join('\n');
+
+console.log(md);
+const outDir = join(here, 'results');
+mkdirSync(outDir, { recursive: true });
+const name = quick ? 'latest-quick' : 'latest';
+writeFileSync(
+  join(outDir, `${name}.json`),
+  JSON.stringify({ date: new Date().toISOString(), rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2),
+);
+writeFileSync(join(outDir, `${name}.md`), `${md}\n`);
+if (!check.ok || rows.some((r) => r.rounds_ok === 0)) process.exitCode = 1;
