@@ -104,7 +104,17 @@ async function profile(arch: VitArch, batch: number, nLocal: number, micro: numb
     byKernel.set(k.name, e);
   }
   const top = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([name, e]) => ({ name, ...e }));
-  return { wall_ms: wall, kernels: info.kernels.length, peak_mb: info.peakBytes / 2 ** 20, top };
+  // The costliest (kernel, input shapes) pairs: where a fix would pay.
+  const byShape = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const key = `${k.name} ${k.inputShapes.map((s) => JSON.stringify(s)).join(' ')}`;
+    const e = byShape.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.calls += 1;
+    byShape.set(key, e);
+  }
+  const shapes = [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 60).map(([key, e]) => ({ key, ...e }));
+  return { wall_ms: wall, kernels: info.kernels.length, peak_mb: info.peakBytes / 2 ** 20, top, shapes };
 }
 
 let out: Record<string, unknown>;

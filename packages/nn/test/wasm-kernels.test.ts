@@ -57,3 +57,30 @@ test('gather gradient (UnsortedSegmentSum) works on wasm and matches cpu', async
   assert.deepEqual(Array.from(results[0] as Float32Array), [2, 0.5, 0.25, 4, 4, 0]);
   assert.equal(maxAbsDiff(results[0] as Float32Array, results[1] as Float32Array), 0);
 });
+
+test('the tiled wasm Transpose equals the cpu backend, on the shapes it takes and on the ones it passes on', async () => {
+  assert.equal(tf.getKernel('Transpose', 'wasm')?.kernelFunc.name, 'transposeKernel');
+  const cases: Array<{ shape: number[]; perm: number[] }> = [
+    { shape: [1024, 300], perm: [1, 0] }, // taken: rows a power of two
+    { shape: [3, 512, 257], perm: [0, 2, 1] }, // taken: batched
+    { shape: [2048, 160], perm: [1, 0] },
+    { shape: [300, 1024], perm: [1, 0] }, // passed on
+    { shape: [256, 100], perm: [1, 0] }, // passed on: too small
+    { shape: [4, 256, 300], perm: [1, 0, 2] }, // passed on: not a matrix transpose
+  ];
+  const rng = new Rng(9);
+  for (const { shape, perm } of cases) {
+    const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const run = async (backend: string) => {
+      await use(backend);
+      return tf.tidy(() => tf.transpose(tf.tensor(data, shape), perm).dataSync().slice());
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    assert.equal(maxAbsDiff(wasm, cpu), 0, JSON.stringify({ shape, perm }));
+  }
+  // Gradients go through the same kernel.
+  await use('wasm');
+  const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.reshape(tf.range(0, 512 * 280), [280, 512]))))(tf.ones([512, 280])).dataSync().slice());
+  assert.equal(g[1], 512);
+});

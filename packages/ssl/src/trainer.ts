@@ -12,7 +12,7 @@
  * inside wasm's 4 GB heap (TFJS_NOTES §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, SelfPatchError, rawToTensor, tensorToRaw, type RawTensor, type RngState } from '@selfpatch/nn';
+import { ConfigError, SelfPatchError, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
 import type { AdamWStateDict } from './adamw.js';
 import { AdamW } from './adamw.js';
 import { cancelLastLayerGradients, clipGradients } from './clip-gradients.js';
@@ -258,6 +258,12 @@ export class Trainer {
    * ```
    */
   step(crops: tf.Tensor4D[], it: number, hooks: StepHooks = {}): StepResult {
+    // Each layer runs once per micro-batch and crop group while its weights change once per step:
+    // the layers keep their transposed weights for the step (TFJS_NOTES §3, per-kernel costs).
+    return withWeightCache(() => this.runStep(crops, it, hooks));
+  }
+
+  private runStep(crops: tf.Tensor4D[], it: number, hooks: StepHooks): StepResult {
     const { schedules, niterPerEpoch } = this.opts;
     if (it < 0 || it >= schedules.lr.length) throw new ConfigError('iteration', `${it} is outside the schedule (0..${schedules.lr.length - 1})`);
     const epoch = Math.floor(it / niterPerEpoch);

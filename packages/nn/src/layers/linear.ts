@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
 import { linear } from '../ops/matmul.js';
+import { opsMode, weightCacheEnabled } from '../ops/mode.js';
 import { defaultLinearInit, truncNormal } from '../init.js';
 import { globalRng, type Rng } from '../rng-default.js';
 
@@ -26,6 +27,7 @@ export interface LinearOptions {
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
+  private wt: { dataId: object; t: tf.Tensor2D } | null = null;
 
   constructor(
     readonly inFeatures: number,
@@ -49,6 +51,26 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight, this.bias);
+    return linear(x, this.weight, this.bias, opsMode() === 'tuned' && weightCacheEnabled() ? this.transposedWeight() : undefined);
+  }
+
+  /**
+   * `Wᵀ`, computed once per value of `W`: a training step calls a layer once per micro-batch and
+   * crop group while `W` changes once (optimizer or EMA `assign` gives it a new dataId).
+   */
+  private transposedWeight(): tf.Tensor2D {
+    const id = this.weight.dataId as object;
+    if (this.wt?.dataId !== id) {
+      this.wt?.t.dispose();
+      const w = this.weight;
+      this.wt = { dataId: id, t: tf.keep(tf.tidy(() => tf.transpose(w) as tf.Tensor2D)) };
+    }
+    return this.wt.t;
+  }
+
+  override dispose(): void {
+    this.wt?.t.dispose();
+    this.wt = null;
+    super.dispose();
   }
 }

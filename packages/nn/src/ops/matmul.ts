@@ -66,16 +66,47 @@ const linearNoBias = defineOp(2, ([x, w], save) => {
 });
 
 /**
+ * The same ops with `Wᵀ` supplied by the caller (a module caching it while `W` is unchanged): no
+ * transpose in the forward pass, and XNNPACK reuses its packed copy of the same `Wᵀ` tensor
+ * (its operator cache is keyed by the weight tensor) across micro-batches.
+ */
+function linearBiasT(wt: tf.Tensor2D): (...inputs: tf.Tensor[]) => tf.Tensor {
+  return defineOp(3, ([x, w, b], save) => {
+    save([x as tf.Tensor, w as tf.Tensor]);
+    return {
+      value: tf.add(tf.matMul(x as tf.Tensor2D, wt), b as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx), tf.sum(dy, 0)];
+      },
+    };
+  });
+}
+
+function linearNoBiasT(wt: tf.Tensor2D): (...inputs: tf.Tensor[]) => tf.Tensor {
+  return defineOp(2, ([x, w], save) => {
+    save([x as tf.Tensor, w as tf.Tensor]);
+    return {
+      value: tf.matMul(x as tf.Tensor2D, wt),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx)];
+      },
+    };
+  });
+}
+
+/**
  * PyTorch `F.linear`: `y = x Wᵀ + b` with `W` stored `[out, in]`, for `x` of any rank `[..., in]`.
- * One explicit transpose in the forward pass; the backward pass needs one more (of `dy`) and no
- * transpose flags.
+ * One explicit transpose in the forward pass (none when the caller passes a cached `weightT`, which
+ * must equal `Wᵀ`); the backward pass needs one more (of `dy`) and no transpose flags.
  *
  * @example
  * ```ts
  * const y = linear(tf.ones([2, 5, 8]), tf.ones([16, 8]), tf.zeros([16])); // [2, 5, 16]
  * ```
  */
-export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null): tf.Tensor {
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null, weightT?: tf.Tensor2D): tf.Tensor {
   const inF = weight.shape[1] as number;
   const outF = weight.shape[0] as number;
   if (weight.rank !== 2) throw new ShapeError(`linear: weight must be [out, in], got [${weight.shape.join(',')}]`);
@@ -88,6 +119,8 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null)
   if (opsMode() === 'naive') {
     const xw = tf.matMul(x2 as tf.Tensor2D, weight as tf.Tensor2D, false, true);
     y = bias ? tf.add(xw, bias) : xw;
+  } else if (weightT) {
+    y = bias ? linearBiasT(weightT)(x2, weight, bias) : linearNoBiasT(weightT)(x2, weight);
   } else {
     y = bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);
   }
