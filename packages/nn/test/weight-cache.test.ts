@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { use, maxAbsDiff, BACKENDS } from '@selfpatch/nn/testing';
+import { Linear, Rng, withWeightCache } from '../src/index.js';
+
+// Under withWeightCache a Linear keeps Wᵀ: one extra tensor, reused while W is unchanged, replaced
+// when W is assigned, freed with the layer; outputs and gradients equal the uncached path.
+test('Linear transposed-weight cache: same values and gradients, one tensor, follows assign, freed on dispose', async () => {
+  for (const backend of BACKENDS) {
+    await use(backend);
+    const start = tf.memory().numTensors;
+    const fc = new Linear(24, 40, { rng: new Rng(1) });
+    const x = tf.randomNormal([7, 24], 0, 1, 'float32', 3);
+    const vars = fc.namedParameters().map(([, v]) => v);
+    const run = () => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(fc.forward(x))) as tf.Scalar, vars);
+      const out = { loss: value.dataSync()[0] as number, grads: vars.map((v) => (grads[v.name] as tf.Tensor).dataSync().slice()) };
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const plain = run();
+    const base = tf.memory().numTensors;
+    const cached1 = withWeightCache(run);
+    assert.equal(tf.memory().numTensors, base + 1, `${backend}: the cache is one tensor`);
+    const cached2 = withWeightCache(run);
+    assert.equal(tf.memory().numTensors, base + 1, `${backend}: reused, not rebuilt`);
+    for (const c of [cached1, cached2]) {
+      assert.ok(Math.abs(c.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), backend);
+      c.grads.forEach((g, i) => assert.ok(maxAbsDiff(g, plain.grads[i] as Float32Array) <= 1e-5, `${backend}: grad ${i}`));
+    }
+    // A new weight value (optimizer or EMA assign) must not be served the stale Wᵀ.
+    const w2 = tf.mul(fc.weight, -2);
+    fc.weight.assign(w2);
+    w2.dispose();
+    const after = withWeightCache(() => tf.tidy(() => fc.forward(x).dataSync().slice()));
+    const expected = tf.tidy(() => tf.add(tf.matMul(x, fc.weight, false, true), fc.bias as tf.Tensor).dataSync().slice());
+    assert.ok(maxAbsDiff(after, expected) <= 1e-5, `${backend}: stale transposed weight`);
+    assert.equal(tf.memory().numTensors, base + 1, `${backend}: the old Wᵀ was freed`);
+    fc.dispose();
+    x.dispose();
+    assert.equal(tf.memory().numTensors, start, `${backend}: dispose frees the cache`);
+  }
+});
