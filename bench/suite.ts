@@ -27,12 +27,11 @@
  *
  * Writes bench/results/latest.json and bench/results/latest.md.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
+import { runProc, twinCheck, type Json } from './twin.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -50,18 +49,6 @@ const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
 // Head sizes of the official recipe; the quick run shrinks them (and the check always does).
 const outDim = quick ? 4096 : 65536;
 const patchOutDim = quick ? 1024 : 4096;
-
-type Json = Record<string, unknown>;
-
-function runProc(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Json {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...extraEnv }, maxBuffer: 1 << 26 });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (r.status !== 0 || !line) {
-    const why = r.stderr.split('\n').filter((l) => /Error|abort|memory|exit/i.test(l)).slice(0, 3).join(' | ') || `exit ${r.status}`;
-    return { error: why.slice(0, 300) };
-  }
-  return JSON.parse(line) as Json;
-}
 
 const tfjs = (threads: number, args: string[]): Json =>
   runProc(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args]);
@@ -107,30 +94,13 @@ const mmCase: Case = {
 };
 const cases = [mmCase, ...fwdCases, stepCase];
 
-/** Same weights and crops on both sides → the same losses over two iterations (drop-path 0). */
-function twinCheck(): Json {
-  const dir = mkdtempSync(join(tmpdir(), 'selfpatch-twin-'));
-  try {
-    const w = join(dir, 'weights.pth');
-    const x = join(dir, 'inputs.pth');
-    const ts = runProc(process.execPath, ['--conditions=source', '--import', 'tsx', join(here, 'twin-check.ts'), w, x]);
-    if ('error' in ts) return { ok: false, error: `tfjs: ${ts.error}` };
-    const py = torch(1, ['check', w, x]);
-    if ('error' in py) return { ok: false, error: `torch: ${py.error}` };
-    const diff = Math.max(Math.abs((ts.loss as number) - (py.loss as number)), Math.abs((ts.loss1 as number) - (py.loss1 as number)));
-    return { ok: diff <= 1e-4, tfjs_loss: ts.loss, torch_loss: py.loss, tfjs_loss1: ts.loss1, torch_loss1: py.loss1, abs_diff: diff };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-const check = twinCheck();
+const check = twinCheck(python);
 console.error(`torch twin check: ${JSON.stringify(check)}`);
 
 type Sample = { tfjs: Json; torch: Json };
