@@ -144,6 +144,32 @@ test('browser app: model from URL, attention maps and mask propagation match the
     assert.ok((nodeScores['J&F-Mean'] as number) > 0.05, 'a real score');
     assert.match(await page.textContent('#scores') ?? '', /J&F-Mean/);
 
+    // `?threads=2`: the worker gets 2 XNNPACK threads despite tfjs's half-the-cores cap, with the
+    // same attention maps.
+    const page2 = await browser.newPage();
+    page2.on('pageerror', (e) => logs.push(`pageerror (threads=2): ${e.message}`));
+    await page2.goto(`http://127.0.0.1:${port}/?model=/model.safetensors&threads=2`);
+    await page2.waitForFunction(() => {
+      const s = (window as unknown as { selfpatch: { model: unknown; error: unknown } }).selfpatch;
+      return s.model !== null || s.error !== null;
+    }, undefined, { timeout: 120_000 });
+    const m2 = (await page2.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
+    assert.equal(m2.error, null, `${m2.error} ${logs.join('\n')}`);
+    assert.equal(m2.model?.threads, 2, 'threads=2 in a cross-origin isolated page');
+    await page2.fill('#image-size', '224');
+    await page2.setInputFiles('#image', photo);
+    await page2.waitForFunction(() => (window as unknown as { selfpatch: { attention: unknown; error: unknown } }).selfpatch.attention !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 120_000 });
+    const a2 = (await page2.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
+    assert.equal(a2.error, null, a2.error ?? '');
+    let maxDiff2 = 0;
+    a2.attention?.heads.forEach((hm, i) => {
+      const ref = nodeMaps.heads[i] as Float32Array;
+      for (let p = 0; p < ref.length; p++) maxDiff2 = Math.max(maxDiff2, Math.abs((hm[String(p)] as number) - (ref[p] as number)));
+    });
+    t.diagnostic(`threads=2 page: ${m2.model?.threads} threads, attention max |Δ| vs Node ${maxDiff2.toExponential(2)}`);
+    assert.ok(maxDiff2 < 1e-4, `attention maps with 2 threads differ by ${maxDiff2}`);
+    await page2.close();
+
     const artifacts = join(here, '..', 'test-results');
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'e2e.png'), fullPage: true });

@@ -63,8 +63,14 @@ async function run<T>(label: string, fn: () => Promise<T>): Promise<T | null> {
   }
 }
 
+/** `?threads=N`: XNNPACK threads for the worker (takes effect at the first load). */
+function requestedThreads(): number | undefined {
+  const v = Number(new URLSearchParams(location.search).get('threads'));
+  return Number.isInteger(v) && v >= 1 ? v : undefined;
+}
+
 async function loadModel(bytes: ArrayBuffer, name: string): Promise<void> {
-  const r = await run(`loading ${name}…`, () => call<LoadResult>({ kind: 'load', bytes, name }, [bytes]));
+  const r = await run(`loading ${name}…`, () => call<LoadResult>({ kind: 'load', bytes, name, threads: requestedThreads() }, [bytes]));
   if (!r) return;
   state.model = r;
   $('model-info').textContent = `${r.description} — stride ${r.stride}`;

@@ -1,7 +1,7 @@
 /** Messages between the page and the compute worker (all pixel data as transferable buffers). */
 
 export type Request =
-  | { id: number; kind: 'load'; bytes: ArrayBuffer; name: string }
+  | { id: number; kind: 'load'; bytes: ArrayBuffer; name: string; threads?: number }
   | { id: number; kind: 'visualize'; image: ArrayBuffer; name: string; size: number }
   | { id: number; kind: 'propagate'; frames: Array<{ bytes: ArrayBuffer; name: string }>; mask: { width: number; height: number; labels: Uint8Array }; gt: Array<{ bytes: ArrayBuffer; name: string }> | null; shortSide: number };
 

@@ -1,11 +1,11 @@
 /**
  * Compute worker of the browser app: every tensor op runs here on tfjs-backend-wasm (SIMD; threads
- * when the page is cross-origin isolated), so the UI thread stays responsive. Same library code as
+ * when the page is cross-origin isolated, `?threads=N` to ask for N), so the UI thread stays responsive. Same library code as
  * the Node CLI: checkpoint loading, the DAVIS frame transform, the propagation loop and the
  * davis2017-evaluation scoring, so results match the CLI on the same input.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -21,10 +21,34 @@ function post(msg: Response, transfer: Transferable[] = []): void {
   (self as unknown as Worker).postMessage(msg, transfer);
 }
 
-async function backend(): Promise<void> {
+/**
+ * Runs `start` with `navigator.hardwareConcurrency` reading `cores`: tfjs-backend-wasm caps its
+ * pool at half the logical cores (it assumes SMT; TFJS_NOTES §1.3), which is 1 thread on a 2-core
+ * machine whatever is requested.
+ */
+async function withReportedCores<T>(cores: number, start: () => Promise<T>): Promise<T> {
+  const own = Object.getOwnPropertyDescriptor(navigator, 'hardwareConcurrency');
+  Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => cores });
+  try {
+    return await start();
+  } finally {
+    if (own) Object.defineProperty(navigator, 'hardwareConcurrency', own);
+    else delete (navigator as unknown as Record<string, unknown>).hardwareConcurrency;
+  }
+}
+
+async function backend(threads?: number): Promise<void> {
   ready ??= (async () => {
     setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
-    if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend could not start in this browser');
+    const start = () => tf.setBackend('wasm');
+    let ok: boolean;
+    if (threads !== undefined && crossOriginIsolated) {
+      setThreadsCount(threads);
+      ok = await withReportedCores(Math.max(navigator.hardwareConcurrency, 2 * threads), start);
+    } else {
+      ok = await start();
+    }
+    if (!ok) throw new Error('the WebAssembly backend could not start in this browser');
     await tf.ready();
     // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (TFJS_NOTES §8.3).
     installWasmKernels();
@@ -32,8 +56,8 @@ async function backend(): Promise<void> {
   return ready;
 }
 
-async function load(bytes: ArrayBuffer, name: string): Promise<LoadResult> {
-  await backend();
+async function load(bytes: ArrayBuffer, name: string, threads?: number): Promise<LoadResult> {
+  await backend(threads);
   net?.dispose();
   net = null;
   net = loadBackbone(new Uint8Array(bytes), name);
@@ -89,7 +113,7 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
   const req = ev.data;
   try {
     let result: LoadResult | VisualizeResult | PropagateResult;
-    if (req.kind === 'load') result = await load(req.bytes, req.name);
+    if (req.kind === 'load') result = await load(req.bytes, req.name, req.threads);
     else if (req.kind === 'visualize') result = await visualize(req.image, req.name, req.size);
     else result = await propagate(req.id, req);
     post({ id: req.id, kind: 'done', result });
