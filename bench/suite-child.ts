@@ -16,6 +16,8 @@ import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl
 
 const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...string[]];
 await initBackend('wasm', { threads: Number(threadsS) });
+// BENCH_NO_FUSED_GELU=1: the composite erf GELU instead of the SIMD kernel (for before/after runs).
+if (process.env.BENCH_NO_FUSED_GELU === '1') for (const k of ['SelfPatchGelu', 'SelfPatchGeluGrad']) tf.unregisterKernel(k, 'wasm');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const heapMb = (): number => ((tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0) / 2 ** 20;

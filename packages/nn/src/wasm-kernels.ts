@@ -4,6 +4,7 @@
  * - `Slice`, `Unpack`, `SplitV`: the stock kernels call `backend.readSync`, which copies the whole
  *   input for every output; these read the input in place from the wasm heap.
  * - `UnsortedSegmentSum`: missing on wasm, needed by the gradient of `gather`.
+ * - `SelfPatchGelu`, `SelfPatchGeluGrad`: fused SIMD exact GELU (simd-kernels.ts), used by `gelu()`.
  * - `Transpose` of a matrix (or a batch of matrices) whose row count is a power of two ≥ 256: the
  *   stock kernel writes the output with a power-of-two stride and thrashes the cache (measured
  *   [65536,256]: 227 ms, [2048,2048]: 39 ms; tiled here: 55 and 11 ms). Every other transpose,
@@ -13,6 +14,7 @@
  * otherwise replace these); `initBackend('wasm')` in `@selfpatch/nn/runtime` does it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerSimdKernels, unregisterSimdKernels } from './simd-kernels.js';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
@@ -220,6 +222,7 @@ export function installWasmKernels(): void {
       setupFunc: stock.get('Transpose')?.setupFunc,
     });
   }
+  registerSimdKernels();
   installed = true;
 }
 
@@ -231,5 +234,6 @@ export function uninstallWasmKernels(): void {
     const k = stock.get(name);
     if (k) tf.registerKernel(k);
   }
+  unregisterSimdKernels();
   installed = false;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { use, maxAbsDiff } from '@selfpatch/nn/testing';
-import { Rng } from '../src/index.js';
+import { Rng, gelu } from '../src/index.js';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
@@ -83,4 +83,33 @@ test('the tiled wasm Transpose equals the cpu backend, on the shapes it takes an
   await use('wasm');
   const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.reshape(tf.range(0, 512 * 280), [280, 512]))))(tf.ones([512, 280])).dataSync().slice());
   assert.equal(g[1], 512);
+});
+
+test('fused SIMD GELU on wasm equals the exact erf GELU on cpu, values and gradients, odd sizes and tails', async () => {
+  assert.equal(tf.getKernel('SelfPatchGelu', 'wasm')?.kernelName, 'SelfPatchGelu');
+  const rng = new Rng(11);
+  // Odd length (padding path), the float32 tails, and both signs around 0.
+  const data = Float32Array.from({ length: 4099 }, (_, i) => (i < 8 ? [0, -0, 1e-8, -1e-8, 40, -40, 6, -6][i] as number : rng.normal() * 3));
+  const w = Float32Array.from({ length: data.length }, () => rng.normal());
+  const run = async (backend: string) => {
+    await use(backend);
+    return tf.tidy(() => {
+      const x = tf.tensor1d(data);
+      const f = (v: tf.Tensor) => tf.sum(tf.mul(gelu(v), tf.tensor1d(w)));
+      return { y: gelu(x).dataSync().slice(), g: tf.grad(f)(x).dataSync().slice() };
+    });
+  };
+  const cpu = await run('cpu');
+  const wasm = await run('wasm');
+  let ey = 0;
+  let eg = 0;
+  for (let i = 0; i < data.length; i++) {
+    const scale = Math.max(1, Math.abs(data[i] as number));
+    ey = Math.max(ey, Math.abs((wasm.y[i] as number) - (cpu.y[i] as number)) / scale);
+    eg = Math.max(eg, Math.abs((wasm.g[i] as number) - (cpu.g[i] as number)) / Math.max(1, Math.abs(w[i] as number)));
+  }
+  assert.ok(ey <= 1e-6, `GELU values differ by ${ey}`);
+  assert.ok(eg <= 1e-6, `GELU gradients differ by ${eg}`);
+  assert.ok(Math.abs(wasm.y[5] as number) < 1e-30, 'GELU(-40) underflows to ~0');
+  assert.equal(wasm.y[4], 40);
 });

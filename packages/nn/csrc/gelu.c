@@ -1,0 +1,74 @@
+// Fused exact GELU, forward and backward, for tfjs-backend-wasm (see src/simd-kernels.ts).
+// Built by scripts/build-simd-kernels.mjs: clang --target=wasm32 -msimd128, no libc.
+// Lengths are multiples of 4 (the caller pads its buffers).
+//
+// Phi(x) = 1 - erfc(x/sqrt2)/2 (x >= 0), erfc(|x|/sqrt2)/2 (x < 0), with erfc from the Chebyshev
+// fit of Press et al. (Numerical Recipes "erfcc", fractional error < 1.2e-7);
+// exp by range reduction to [-ln2/2, ln2/2] and a degree-7 Taylor polynomial (error < 6e-9).
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+static inline f4 splat(float v) { return wasm_f32x4_splat(v); }
+static inline f4 fma4(f4 a, f4 b, f4 c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+
+static inline f4 exp4(f4 x) {
+  x = wasm_f32x4_max(wasm_f32x4_min(x, splat(88.0f)), splat(-87.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
+  // r = x - n*ln2, ln2 split in two for accuracy
+  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
+  f4 p = splat(1.0f / 5040.0f);
+  p = fma4(p, r, splat(1.0f / 720.0f));
+  p = fma4(p, r, splat(1.0f / 120.0f));
+  p = fma4(p, r, splat(1.0f / 24.0f));
+  p = fma4(p, r, splat(1.0f / 6.0f));
+  p = fma4(p, r, splat(0.5f));
+  p = fma4(p, r, splat(1.0f));
+  p = fma4(p, r, splat(1.0f));
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, e);
+}
+
+// poly(t) of erfc(z) = t * exp(-z^2 + poly(t)), t = 1/(1 + z/2), z >= 0.
+static inline f4 erfc_poly(f4 t) {
+  f4 p = splat(0.17087277f);
+  p = fma4(p, t, splat(-0.82215223f));
+  p = fma4(p, t, splat(1.48851587f));
+  p = fma4(p, t, splat(-1.13520398f));
+  p = fma4(p, t, splat(0.27886807f));
+  p = fma4(p, t, splat(-0.18628806f));
+  p = fma4(p, t, splat(0.09678418f));
+  p = fma4(p, t, splat(0.37409196f));
+  p = fma4(p, t, splat(1.00002368f));
+  return fma4(p, t, splat(-1.26551223f));
+}
+
+// Phi(x) with one exp: erfc(|x|/sqrt2) = t * exp(-x^2/2 + poly(t)).
+static inline f4 phi_cdf(f4 x) {
+  f4 z = wasm_f32x4_mul(wasm_f32x4_abs(x), splat(0.70710678118654752f));
+  f4 t = wasm_f32x4_div(splat(1.0f), fma4(z, splat(0.5f), splat(1.0f)));
+  f4 e = exp4(wasm_f32x4_sub(erfc_poly(t), wasm_f32x4_mul(z, z)));
+  f4 half = wasm_f32x4_mul(wasm_f32x4_mul(t, e), splat(0.5f));
+  v128_t pos = wasm_f32x4_ge(x, splat(0.0f));
+  return wasm_v128_bitselect(wasm_f32x4_sub(splat(1.0f), half), half, pos);
+}
+
+static inline f4 gauss(f4 x) { return exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), splat(-0.5f))); }
+
+__attribute__((export_name("gelu_fwd"))) void gelu_fwd(const float *x, float *y, int n) {
+  for (int i = 0; i < n; i += 4) {
+    f4 v = wasm_v128_load(x + i);
+    wasm_v128_store(y + i, wasm_f32x4_mul(v, phi_cdf(v)));
+  }
+}
+
+// dx = dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi)
+static inline f4 gelu_grad4(f4 d, f4 v) {
+  f4 s = fma4(wasm_f32x4_mul(v, gauss(v)), splat(0.39894228040143268f), phi_cdf(v));
+  return wasm_f32x4_mul(d, s);
+}
+
+__attribute__((export_name("gelu_bwd"))) void gelu_bwd(const float *dy, const float *x, float *dx, int n) {
+  for (int i = 0; i < n; i += 4) wasm_v128_store(dx + i, gelu_grad4(wasm_v128_load(dy + i), wasm_v128_load(x + i)));
+}
