@@ -18,6 +18,7 @@ import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { build } from 'esbuild';
+import { interleaved, median } from './stats.js';
 import { chromium } from 'playwright-core';
 import { serializeSafetensors } from '@selfpatch/nn/io';
 import { initBackend } from '@selfpatch/nn/runtime';
@@ -65,18 +66,11 @@ async function timeOrt(): Promise<number> {
 }
 function timeTfjs(): number {
   const t0 = performance.now();
-  for (let i = 0; i < perRound; i++) tf.tidy(() => (vit.forward(x) as tf.Tensor).dataSync());
+  // tidy returns nothing: a returned TypedArray would be walked element by element (TFJS_NOTES §3).
+  for (let i = 0; i < perRound; i++) tf.tidy(() => void (vit.forward(x) as tf.Tensor).dataSync());
   return (performance.now() - t0) / perRound;
 }
-timeTfjs();
-await timeOrt();
-const tfjsMs: number[] = [];
-const ortMs: number[] = [];
-for (let r = 0; r < rounds; r++) {
-  tfjsMs.push(timeTfjs());
-  ortMs.push(await timeOrt());
-}
-const median = (v: number[]) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)] as number;
+const { a: tfjsMs, b: ortMs } = await interleaved(timeTfjs, timeOrt, rounds);
 const t = median(tfjsMs);
 const o = median(ortMs);
 

@@ -13,13 +13,13 @@ import { initBackend } from '@selfpatch/nn/runtime';
 import { Rng } from '@selfpatch/nn';
 import { VisionTransformer, vitConfig, type VitArch } from '@selfpatch/vit';
 import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
+import { median } from './stats.js';
 
 const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...string[]];
 await initBackend('wasm', { threads: Number(threadsS) });
 // BENCH_NO_FUSED_GELU=1: the composite erf GELU instead of the SIMD kernel (for before/after runs).
 if (process.env.BENCH_NO_FUSED_GELU === '1') for (const k of ['SelfPatchGelu', 'SelfPatchGeluGrad']) tf.unregisterKernel(k, 'wasm');
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const heapMb = (): number => ((tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0) / 2 ** 20;
 
 function matmul(n: number, repeats: number): Record<string, number> {
@@ -88,6 +88,20 @@ function step(arch: VitArch, batch: number, nLocal: number, steps: number, micro
   return { ms: median(times), heap_mb: heapMb(), tensors, losses };
 }
 
+type KernelInfo = Awaited<ReturnType<typeof tf.profile>>['kernels'][number];
+
+/** Kernel time and call count summed per key, costliest first. */
+function totalsBy(kernels: KernelInfo[], key: (k: KernelInfo) => string): Array<{ key: string; ms: number; calls: number }> {
+  const m = new Map<string, { ms: number; calls: number }>();
+  for (const k of kernels) {
+    const e = m.get(key(k)) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.calls += 1;
+    m.set(key(k), e);
+  }
+  return [...m.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([k, e]) => ({ key: k, ...e }));
+}
+
 async function profile(arch: VitArch, batch: number, nLocal: number, micro: number): Promise<Record<string, unknown>> {
   const { trainer } = makeTrainer(arch, 2 + nLocal, 4, micro, 65536, 4096);
   const crops = makeCrops(batch, nLocal);
@@ -98,24 +112,9 @@ async function profile(arch: VitArch, batch: number, nLocal: number, micro: numb
     trainer.step(crops, 2);
   });
   const wall = performance.now() - t0;
-  const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    e.calls += 1;
-    byKernel.set(k.name, e);
-  }
-  const top = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([name, e]) => ({ name, ...e }));
+  const top = totalsBy(info.kernels, (k) => k.name);
   // The costliest (kernel, input shapes) pairs: where a fix would pay.
-  const byShape = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const key = `${k.name} ${k.inputShapes.map((s) => JSON.stringify(s)).join(' ')}`;
-    const e = byShape.get(key) ?? { ms: 0, calls: 0 };
-    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    e.calls += 1;
-    byShape.set(key, e);
-  }
-  const shapes = [...byShape.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 60).map(([key, e]) => ({ key, ...e }));
+  const shapes = totalsBy(info.kernels, (k) => `${k.name} ${k.inputShapes.map((sh: number[]) => JSON.stringify(sh)).join(' ')}`).slice(0, 150);
   return { wall_ms: wall, kernels: info.kernels.length, peak_mb: info.peakBytes / 2 ** 20, top, shapes };
 }
 

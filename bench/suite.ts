@@ -31,6 +31,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
+import { median } from './stats.js';
 import { runProc, twinCheck, type Json } from './twin.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -94,11 +95,6 @@ const mmCase: Case = {
 };
 const cases = [mmCase, ...fwdCases, stepCase];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 const check = twinCheck(python);
 console.error(`torch twin check: ${JSON.stringify(check)}`);

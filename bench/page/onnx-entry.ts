@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels } from '@selfpatch/nn';
 import { vitFromCheckpoint } from '@selfpatch/vit';
+import { interleaved } from '../stats.js';
 
 interface Ort {
   env: { wasm: { numThreads: number; wasmPaths: string } };
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
   const timeTfjs = () => {
     const t0 = performance.now();
-    for (let i = 0; i < perRound; i++) tf.tidy(() => (vit.forward(x) as tf.Tensor).dataSync());
+    for (let i = 0; i < perRound; i++) tf.tidy(() => void (vit.forward(x) as tf.Tensor).dataSync());
     return (performance.now() - t0) / perRound;
   };
   const timeOrt = async () => {
@@ -45,14 +46,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < perRound; i++) await session.run(feeds);
     return (performance.now() - t0) / perRound;
   };
-  timeTfjs();
-  await timeOrt();
-  const tfjsMs: number[] = [];
-  const ortMs: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    tfjsMs.push(timeTfjs());
-    ortMs.push(await timeOrt());
-  }
+  const { a: tfjsMs, b: ortMs } = await interleaved(timeTfjs, timeOrt, rounds);
   (window as unknown as { bench: unknown }).bench = { tfjsMs, ortMs, maxDiff, crossOriginIsolated };
 }
 

@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { SelfPatchError } from '@selfpatch/nn';
 import { WriteError } from '@selfpatch/nn/node';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { describeBackend, initBackend } from '@selfpatch/nn/runtime';
 import { DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
 import { train, TrainingStopped, type MetricsRecord } from './run.js';
 import { writeReport } from './report.js';
@@ -64,7 +64,7 @@ async function runTrain(opts: Record<string, unknown>): Promise<number> {
   let config = resolveConfig(String(opts.preset), fromFile, overrides, fromFlags);
   if (!explicitOut) config = { ...config, out: defaultOut(config.out, opts.resume === true) };
   const backend = await initBackend(config.backend, { threads: config.threads });
-  console.error(`backend: ${backend.name}${backend.name === 'wasm' ? `, ${backend.threads} thread${backend.threads > 1 ? 's' : ''}` : ''} (${backend.reason})`);
+  console.error(`backend: ${describeBackend(backend)}`);
 
   const controller = new AbortController();
   let signals = 0;

@@ -19,6 +19,7 @@ export { defineOp, type OpBody, type GradFn } from './ops/custom-op.js';
 export { layerNorm } from './ops/layer-norm.js';
 export { scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
 export { Linear, type LinearOptions, type LinearInit } from './layers/linear.js';
+export { DerivedTensors } from './derived-tensors.js';
 export { LayerNorm } from './layers/layer-norm.js';
 export { Mlp, type MlpOptions } from './layers/mlp.js';
 export { Attention, type AttentionOptions, type AttentionOutput } from './layers/attention.js';

@@ -25,6 +25,12 @@ export interface BackendInfo {
   threads: number;
 }
 
+/** One line for logs: `wasm, 2 threads (requested)`. */
+export function describeBackend(info: BackendInfo): string {
+  const threads = info.name === 'wasm' ? `, ${info.threads} thread${info.threads > 1 ? 's' : ''}` : '';
+  return `${info.name}${threads} (${info.reason})`;
+}
+
 /** Loads a module by specifier; injectable for tests. */
 export type ModuleImporter = (specifier: string) => Promise<unknown>;
 

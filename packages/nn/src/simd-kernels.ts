@@ -20,8 +20,8 @@ export const GELU_GRAD_KERNEL = 'SelfPatchGeluGrad';
 
 interface Exports {
   memory: WebAssembly.Memory;
-  gelu_fwd(x: number, y: number, n: number): void;
-  gelu_bwd(dy: number, x: number, dx: number, n: number): void;
+  gelu_fwd(...args: number[]): void; // (x, y, n)
+  gelu_bwd(...args: number[]): void; // (dy, x, dx, n)
 }
 
 interface WasmBackendLike {
@@ -47,43 +47,38 @@ function kernels(): Exports {
   return exportsCache;
 }
 
-/** Byte offset of the first of `count` float buffers of `n` floats each (padded to 4), growing memory. */
-function buffers(k: Exports, n: number, count: number): number[] {
+/**
+ * Copies `inputs` (equal lengths) into the module's memory, zero-padded to a multiple of 4 floats,
+ * calls `kernel(inputOffsets..., outputOffset, paddedLength)` and copies the result to `out`.
+ */
+function runPadded(inputs: Float32Array[], out: Float32Array, kernel: (...args: number[]) => void): void {
+  const k = kernels();
+  const n = out.length;
   const padded = Math.ceil(n / 4) * 4;
-  // The stack (64 KB) comes first (--stack-first); constants follow. Start at 128 KB.
+  // The stack (64 KB) comes first (--stack-first); constants follow. Buffers start at 128 KB.
   const base = 1 << 17;
-  const need = base + count * padded * 4;
+  const offsets = Array.from({ length: inputs.length + 1 }, (_, i) => base + i * padded * 4);
+  const need = base + offsets.length * padded * 4;
   const have = k.memory.buffer.byteLength;
   if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
-  return Array.from({ length: count }, (_, i) => base + i * padded * 4);
+  const mem = new Float32Array(k.memory.buffer);
+  inputs.forEach((a, i) => {
+    const at = (offsets[i] as number) / 4;
+    mem.set(a, at);
+    mem.fill(0, at + n, at + padded);
+  });
+  kernel(...offsets, padded);
+  out.set(new Float32Array(k.memory.buffer, offsets[inputs.length], n));
 }
 
 /** `y = x·Φ(x)` over a float32 array. */
 export function geluSimd(x: Float32Array, y: Float32Array): void {
-  const k = kernels();
-  const n = x.length;
-  const [px, py] = buffers(k, n, 2) as [number, number];
-  const padded = Math.ceil(n / 4) * 4;
-  const mem = new Float32Array(k.memory.buffer);
-  mem.set(x, px / 4);
-  mem.fill(0, px / 4 + n, px / 4 + padded);
-  k.gelu_fwd(px, py, padded);
-  y.set(new Float32Array(k.memory.buffer, py, n));
+  runPadded([x], y, kernels().gelu_fwd);
 }
 
 /** `dx = dy·(Φ(x) + x·φ(x))` over float32 arrays. */
 export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
-  const k = kernels();
-  const n = x.length;
-  const [pd, px, po] = buffers(k, n, 3) as [number, number, number];
-  const padded = Math.ceil(n / 4) * 4;
-  const mem = new Float32Array(k.memory.buffer);
-  mem.set(dy, pd / 4);
-  mem.set(x, px / 4);
-  mem.fill(0, pd / 4 + n, pd / 4 + padded);
-  mem.fill(0, px / 4 + n, px / 4 + padded);
-  k.gelu_bwd(pd, px, po, padded);
-  dx.set(new Float32Array(k.memory.buffer, po, n));
+  runPadded([dy, x], dx, kernels().gelu_bwd);
 }
 
 function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {

@@ -68,7 +68,6 @@ export async function setWasmBackendThreaded(wasm: WasmModuleLike, threads: numb
   const origCreate = URL.createObjectURL.bind(URL);
   const origCpus = os.cpus;
   const OrigWorker = workerThreads.Worker;
-  let files = 0;
   let rewriteError: unknown = null;
 
   class RecordingBlob extends OrigBlob {
@@ -87,27 +86,29 @@ export async function setWasmBackendThreaded(wasm: WasmModuleLike, threads: numb
     }
     override ref(): void {}
   }
-  const realCpus = origCpus();
-  const patched = {
-    Blob: RecordingBlob,
-    createObjectURL(obj: Blob): string {
-      const text = texts.get(obj);
-      if (text === undefined || !text.includes('importScripts')) return origCreate(obj);
-      try {
-        const file = join(tmp, `pthread-worker-${files++}.cjs`);
+  // One file serves the whole pool: every pthread worker gets the same script.
+  let workerFile: string | null = null;
+  const createObjectURL = (obj: Blob): string => {
+    const text = texts.get(obj);
+    if (text === undefined || !text.includes('importScripts')) return origCreate(obj);
+    try {
+      if (workerFile === null) {
+        const file = join(tmp, 'pthread-worker.cjs');
         writeFileSync(file, rewriteWorkerScript(text, glue));
-        return file;
-      } catch (err) {
-        rewriteError = err;
-        throw err;
+        workerFile = file;
       }
-    },
-    cpus: () => Array.from({ length: Math.max(realCpus.length, 2 * threads) }, (_, i) => realCpus[i % realCpus.length]!),
+      return workerFile;
+    } catch (err) {
+      rewriteError = err;
+      throw err;
+    }
   };
+  const realCpus = origCpus();
+  const cpus = () => Array.from({ length: Math.max(realCpus.length, 2 * threads) }, (_, i) => realCpus[i % realCpus.length]!);
 
   globalThis.Blob = RecordingBlob;
-  URL.createObjectURL = patched.createObjectURL;
-  os.cpus = patched.cpus;
+  URL.createObjectURL = createObjectURL;
+  os.cpus = cpus;
   (workerThreads as { Worker: typeof OrigWorker }).Worker = UnrefWorker;
   const keepAlive = setInterval(() => undefined, 1 << 30);
   try {

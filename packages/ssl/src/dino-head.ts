@@ -6,7 +6,7 @@
  * With `normLastLayer` (default) `weight_g` stays 1 and is not trained.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm1d, ConfigError, defaultLinearInit, defineOp, gelu, globalRng, l2normalize, Linear, Module, type Rng } from '@selfpatch/nn';
+import { BatchNorm1d, ConfigError, defaultLinearInit, defineOp, DerivedTensors, gelu, globalRng, l2normalize, Linear, Module, type Rng } from '@selfpatch/nn';
 
 export interface DINOHeadOptions {
   useBn?: boolean;
@@ -28,12 +28,13 @@ export interface DINOHeadOptions {
 class WeightNormLinear extends Module {
   readonly weightG: tf.Variable;
   readonly weightV: tf.Variable;
-  private cache: { dataId: object; vt: tf.Tensor2D; norms: tf.Tensor2D } | null = null;
+  private readonly cache: DerivedTensors<[tf.Tensor2D, tf.Tensor2D]>; // [Vᵀ, row norms [out, 1]]
 
   constructor(inDim: number, outDim: number, trainG: boolean, rng: Rng) {
     super();
     this.weightG = this.addParameter('weight_g', tf.ones([outDim, 1]), trainG);
     this.weightV = this.addParameter('weight_v', defaultLinearInit([outDim, inDim], inDim, rng));
+    this.cache = new DerivedTensors(this.weightV, (v) => [tf.transpose(v) as tf.Tensor2D, tf.sqrt(tf.sum(tf.square(v), 1, true)) as tf.Tensor2D]);
   }
 
   /** `W = g ⊙ V / ‖V‖_row` (for export and checks; the forward never builds it). */
@@ -41,22 +42,8 @@ class WeightNormLinear extends Module {
     return tf.tidy(() => tf.mul(this.weightG, tf.div(this.weightV, tf.sqrt(tf.sum(tf.square(this.weightV), 1, true)))));
   }
 
-  private cached(): { vt: tf.Tensor2D; norms: tf.Tensor2D } {
-    const id = this.weightV.dataId as object;
-    if (this.cache?.dataId !== id) {
-      if (this.cache) tf.dispose([this.cache.vt, this.cache.norms]);
-      const v = this.weightV;
-      this.cache = {
-        dataId: id,
-        vt: tf.keep(tf.tidy(() => tf.transpose(v) as tf.Tensor2D)),
-        norms: tf.keep(tf.tidy(() => tf.sqrt(tf.sum(tf.square(v), 1, true)) as tf.Tensor2D)), // [out, 1]
-      };
-    }
-    return this.cache;
-  }
-
   forward(x: tf.Tensor): tf.Tensor {
-    const { vt, norms } = this.cached();
+    const [vt, norms] = this.cache.get();
     const op = defineOp(3, ([xi, v, g], save) => {
       save([xi as tf.Tensor, v as tf.Tensor, g as tf.Tensor]);
       const scale = tf.reshape(tf.div(g as tf.Tensor, norms), [-1]);
@@ -83,8 +70,7 @@ class WeightNormLinear extends Module {
   }
 
   override dispose(): void {
-    if (this.cache) tf.dispose([this.cache.vt, this.cache.norms]);
-    this.cache = null;
+    this.cache.dispose();
     super.dispose();
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ConfigError, SelfPatchError } from '@selfpatch/nn';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { describeBackend, initBackend } from '@selfpatch/nn/runtime';
 import type { DenseBackbone } from '../backbone.js';
 import { loadBackboneFile } from './backbone-file.js';
 
@@ -40,7 +40,7 @@ export function checkpointOptions(c: Command, defaultBackend = 'auto'): Command 
 /** Starts the backend and loads the checkpoint, saying which and why on stderr. */
 export async function openCheckpoint(o: CheckpointCliOptions): Promise<DenseBackbone> {
   const b = await initBackend(o.backend, { threads: o.threads ?? 1 });
-  console.error(`backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (${b.reason})`);
+  console.error(`backend: ${describeBackend(b)}`);
   const net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads });
   console.error(`model: ${net.description} from ${o.checkpoint}`);
   return net;

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
 import { linear } from '../ops/matmul.js';
 import { opsMode, weightCacheEnabled } from '../ops/mode.js';
+import { DerivedTensors } from '../derived-tensors.js';
 import { defaultLinearInit, truncNormal } from '../init.js';
 import { globalRng, type Rng } from '../rng-default.js';
 
@@ -27,7 +28,9 @@ export interface LinearOptions {
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
-  private wt: { dataId: object; t: tf.Tensor2D } | null = null;
+  // `Wᵀ` per value of `W` (under withWeightCache): a training step calls a layer once per
+  // micro-batch and crop group while `W` changes once.
+  private readonly wt: DerivedTensors<[tf.Tensor2D]>;
 
   constructor(
     readonly inFeatures: number,
@@ -42,6 +45,7 @@ export class Linear extends Module {
         ? truncNormal([outFeatures, inFeatures], rng, { std: 0.02 })
         : defaultLinearInit([outFeatures, inFeatures], inFeatures, rng);
     this.weight = this.addParameter('weight', w);
+    this.wt = new DerivedTensors(this.weight, (v) => [tf.transpose(v) as tf.Tensor2D]);
     if (options.bias ?? true) {
       const b = init === 'trunc_normal' ? tf.zeros([outFeatures]) : defaultLinearInit([outFeatures], inFeatures, rng);
       this.bias = this.addParameter('bias', b);
@@ -51,26 +55,11 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight, this.bias, opsMode() === 'tuned' && weightCacheEnabled() ? this.transposedWeight() : undefined);
-  }
-
-  /**
-   * `Wᵀ`, computed once per value of `W`: a training step calls a layer once per micro-batch and
-   * crop group while `W` changes once (optimizer or EMA `assign` gives it a new dataId).
-   */
-  private transposedWeight(): tf.Tensor2D {
-    const id = this.weight.dataId as object;
-    if (this.wt?.dataId !== id) {
-      this.wt?.t.dispose();
-      const w = this.weight;
-      this.wt = { dataId: id, t: tf.keep(tf.tidy(() => tf.transpose(w) as tf.Tensor2D)) };
-    }
-    return this.wt.t;
+    return linear(x, this.weight, this.bias, opsMode() === 'tuned' && weightCacheEnabled() ? this.wt.get()[0] : undefined);
   }
 
   override dispose(): void {
-    this.wt?.t.dispose();
-    this.wt = null;
+    this.wt.dispose();
     super.dispose();
   }
 }

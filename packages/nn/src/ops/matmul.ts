@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import { defineOp } from './custom-op.js';
+import { defineOp, type OpBody } from './custom-op.js';
 import { opsMode } from './mode.js';
 
 function check2d(name: string, t: tf.Tensor): void {
@@ -39,62 +39,29 @@ export function matmul2d(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   return (opsMode() === 'naive' ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : mm(a, b)) as tf.Tensor2D;
 }
 
-const linearBias = defineOp(3, ([x, w, b], save) => {
-  save([x as tf.Tensor, w as tf.Tensor]);
-  return {
-    value: tf.add(tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D)), b as tf.Tensor),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [
-        tf.matMul(dy as tf.Tensor2D, sw),
-        tf.matMul(tf.transpose(dy as tf.Tensor2D), sx),
-        tf.sum(dy, 0),
-      ];
-    },
-  };
-});
-
-const linearNoBias = defineOp(2, ([x, w], save) => {
-  save([x as tf.Tensor, w as tf.Tensor]);
-  return {
-    value: tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D)),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx)];
-    },
-  };
-});
-
 /**
- * The same ops with `Wᵀ` supplied by the caller (a module caching it while `W` is unchanged): no
- * transpose in the forward pass, and XNNPACK reuses its packed copy of the same `Wᵀ` tensor
- * (its operator cache is keyed by the weight tensor) across micro-batches.
+ * Body of `x Wᵀ (+ b)` over inputs `[x, w(, b)]`. `wt`, when given, is a cached `Wᵀ` (a module
+ * keeps it while `W` is unchanged): no transpose in the forward pass, and XNNPACK reuses its
+ * packed copy of that same tensor (its operator cache is keyed by the weight tensor) across
+ * micro-batches. The backward pass needs one transpose (of `dy`) and no transpose flags.
  */
-function linearBiasT(wt: tf.Tensor2D): (...inputs: tf.Tensor[]) => tf.Tensor {
-  return defineOp(3, ([x, w, b], save) => {
+function linearBody(withBias: boolean, wt: tf.Tensor2D | null): OpBody {
+  return ([x, w, b], save) => {
     save([x as tf.Tensor, w as tf.Tensor]);
+    const xw = tf.matMul(x as tf.Tensor2D, wt ?? tf.transpose(w as tf.Tensor2D));
     return {
-      value: tf.add(tf.matMul(x as tf.Tensor2D, wt), b as tf.Tensor),
+      value: withBias ? tf.add(xw, b as tf.Tensor) : xw,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-        return [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx), tf.sum(dy, 0)];
+        const grads = [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx)];
+        return withBias ? [...grads, tf.sum(dy, 0)] : grads;
       },
     };
-  });
+  };
 }
 
-function linearNoBiasT(wt: tf.Tensor2D): (...inputs: tf.Tensor[]) => tf.Tensor {
-  return defineOp(2, ([x, w], save) => {
-    save([x as tf.Tensor, w as tf.Tensor]);
-    return {
-      value: tf.matMul(x as tf.Tensor2D, wt),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-        return [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx)];
-      },
-    };
-  });
-}
+const linearBias = defineOp(3, linearBody(true, null));
+const linearNoBias = defineOp(2, linearBody(false, null));
 
 /**
  * PyTorch `F.linear`: `y = x Wᵀ + b` with `W` stored `[out, in]`, for `x` of any rank `[..., in]`.
@@ -120,7 +87,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null,
     const xw = tf.matMul(x2 as tf.Tensor2D, weight as tf.Tensor2D, false, true);
     y = bias ? tf.add(xw, bias) : xw;
   } else if (weightT) {
-    y = bias ? linearBiasT(weightT)(x2, weight, bias) : linearNoBiasT(weightT)(x2, weight);
+    y = bias ? defineOp(3, linearBody(true, weightT))(x2, weight, bias) : defineOp(2, linearBody(false, weightT))(x2, weight);
   } else {
     y = bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);
   }
