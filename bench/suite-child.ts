@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@selfpatch/nn/runtime';
-import { Rng } from '@selfpatch/nn';
+import { Rng, uninstallWasmKernels } from '@selfpatch/nn';
 import { VisionTransformer, vitConfig, type VitArch } from '@selfpatch/vit';
 import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
 import { median } from './stats.js';
@@ -19,6 +19,8 @@ const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...s
 await initBackend('wasm', { threads: Number(threadsS) });
 // BENCH_NO_FUSED_GELU=1: the composite erf GELU instead of the SIMD kernel (for before/after runs).
 if (process.env.BENCH_NO_FUSED_GELU === '1') for (const k of ['SelfPatchGelu', 'SelfPatchGeluGrad']) tf.unregisterKernel(k, 'wasm');
+// BENCH_STOCK_KERNELS=Identity,Cast: tfjs's own kernels for those names (before/after runs).
+if (process.env.BENCH_STOCK_KERNELS) uninstallWasmKernels(process.env.BENCH_STOCK_KERNELS.split(','));
 
 const heapMb = (): number => ((tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0) / 2 ** 20;
 

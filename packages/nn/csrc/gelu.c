@@ -4,31 +4,8 @@
 //
 // Phi(x) = 1 - erfc(x/sqrt2)/2 (x >= 0), erfc(|x|/sqrt2)/2 (x < 0), with erfc from the Chebyshev
 // fit of Press et al. (Numerical Recipes "erfcc", fractional error < 1.2e-7);
-// exp by range reduction to [-ln2/2, ln2/2] and a degree-7 Taylor polynomial (error < 6e-9).
-#include <wasm_simd128.h>
-
-typedef v128_t f4;
-
-static inline f4 splat(float v) { return wasm_f32x4_splat(v); }
-static inline f4 fma4(f4 a, f4 b, f4 c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
-
-static inline f4 exp4(f4 x) {
-  x = wasm_f32x4_max(wasm_f32x4_min(x, splat(88.0f)), splat(-87.0f));
-  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
-  // r = x - n*ln2, ln2 split in two for accuracy
-  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
-  f4 p = splat(1.0f / 5040.0f);
-  p = fma4(p, r, splat(1.0f / 720.0f));
-  p = fma4(p, r, splat(1.0f / 120.0f));
-  p = fma4(p, r, splat(1.0f / 24.0f));
-  p = fma4(p, r, splat(1.0f / 6.0f));
-  p = fma4(p, r, splat(0.5f));
-  p = fma4(p, r, splat(1.0f));
-  p = fma4(p, r, splat(1.0f));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(p, e);
-}
+// exp from simd-math.h.
+#include "simd-math.h"
 
 // poly(t) of erfc(z) = t * exp(-z^2 + poly(t)), t = 1/(1 + z/2), z >= 0.
 static inline f4 erfc_poly(f4 t) {

@@ -1,16 +1,22 @@
 /**
- * Fused exact-GELU kernels for tfjs-backend-wasm, compiled from `csrc/gelu.c` (clang, wasm32 +
- * SIMD128, no libc) and embedded base64 (src/simd-kernels-wasm.ts).
+ * SIMD kernels for tfjs-backend-wasm, compiled from `csrc/*.c` (clang, wasm32 + SIMD128, no libc)
+ * and embedded base64 (src/simd-kernels-wasm.ts), so bundles need no extra asset:
  *
- * Why: tfjs-wasm computes `erf` and `exp` with scalar libm calls, and GELU is ~5 kernels forward
- * and ~11 backward, each a full pass over the activations (TFJS_NOTES §3, §4). A profile of the
- * ViT-Ti DINO+SelfPatch step put ~1.5 s of its single-threaded time there. This module does each
- * direction in one SIMD pass. It has its own linear memory: inputs are copied in and the result
- * copied out (a memcpy-speed pass each way), which keeps it independent of tfjs's module layout.
+ * - `SelfPatchGelu`, `SelfPatchGeluGrad`: exact GELU in one pass each way. tfjs-wasm computes
+ *   `erf`/`exp` with scalar libm calls and GELU is ~5 kernels forward and ~11 backward (TFJS_NOTES
+ *   §3, §4); a profile of the ViT-Ti DINO+SelfPatch step put ~1.5 s of single-threaded time there.
+ * - `Exp` (replaces the stock kernel; wasm-kernels.ts installs it): ~9 ns per element as scalar
+ *   `expf`, most of it in the patch loss's softmax over 4096 prototypes.
+ * - `SelfPatchLayerNorm`, `SelfPatchLayerNormGrad`: LayerNorm in one kernel each way instead of
+ *   ~10 and ~15 tfjs kernels (moments, broadcasts and their gradients) per call.
  *
- * Accuracy: `Φ` from the erfc Chebyshev fit of Press et al. (fractional error < 1.2e-7) with a
- * range-reduced `exp`, in float32: within a few float32 ulps of PyTorch's `0.5·x·(1 + erf(x/√2))`
- * (checked against the cpu backend in the tests and by the golden fixtures on wasm).
+ * The module has its own linear memory: inputs are copied in and results copied out (a
+ * memcpy-speed pass each way), which keeps it independent of tfjs's module layout.
+ *
+ * Accuracy: `exp` by range reduction and a degree-7 polynomial (within a few float32 ulps of
+ * `expf`, subnormal/overflow behaviour kept); `Φ` from the erfc Chebyshev fit of Press et al.
+ * (fractional error < 1.2e-7); LayerNorm with torch's biased two-pass variance. Checked against the
+ * cpu backend in the tests and by the golden fixtures on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SIMD_KERNELS_WASM } from './simd-kernels-wasm.js';
@@ -18,10 +24,16 @@ import { SIMD_KERNELS_WASM } from './simd-kernels-wasm.js';
 export const GELU_KERNEL = 'SelfPatchGelu';
 export const GELU_GRAD_KERNEL = 'SelfPatchGeluGrad';
 
+export const LAYER_NORM_KERNEL = 'SelfPatchLayerNorm';
+export const LAYER_NORM_GRAD_KERNEL = 'SelfPatchLayerNormGrad';
+
 interface Exports {
   memory: WebAssembly.Memory;
-  gelu_fwd(...args: number[]): void; // (x, y, n)
-  gelu_bwd(...args: number[]): void; // (dy, x, dx, n)
+  gelu_fwd(x: number, y: number, n: number): void;
+  gelu_bwd(dy: number, x: number, dx: number, n: number): void;
+  exp_fwd(x: number, y: number, n: number): void;
+  layer_norm_fwd(x: number, w: number, b: number, y: number, rows: number, c: number, eps: number): void;
+  layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
 }
 
 interface WasmBackendLike {
@@ -48,37 +60,72 @@ function kernels(): Exports {
 }
 
 /**
- * Copies `inputs` (equal lengths) into the module's memory, zero-padded to a multiple of 4 floats,
- * calls `kernel(inputOffsets..., outputOffset, paddedLength)` and copies the result to `out`.
+ * Copies `inputs` into the module's memory, each zero-padded to a multiple of 4 floats (the
+ * kernels run whole SIMD lanes), reserves `outputs` after them (zeroed when `zero`, for
+ * accumulators), calls `kernel` with the addresses (inputs first) and copies the outputs back.
  */
-function runPadded(inputs: Float32Array[], out: Float32Array, kernel: (...args: number[]) => void): void {
+function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array; zero?: boolean }>, kernel: (ptrs: number[]) => void): void {
   const k = kernels();
-  const n = out.length;
-  const padded = Math.ceil(n / 4) * 4;
+  const lengths = [...inputs.map((a) => a.length), ...outputs.map((o) => o.out.length)];
+  const ptrs: number[] = [];
   // The stack (64 KB) comes first (--stack-first); constants follow. Buffers start at 128 KB.
-  const base = 1 << 17;
-  const offsets = Array.from({ length: inputs.length + 1 }, (_, i) => base + i * padded * 4);
-  const need = base + offsets.length * padded * 4;
+  let at = 1 << 17;
+  for (const n of lengths) {
+    ptrs.push(at);
+    at += Math.ceil(n / 4) * 16;
+  }
   const have = k.memory.buffer.byteLength;
-  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  if (at > have) k.memory.grow(Math.ceil((at - have) / 65536));
   const mem = new Float32Array(k.memory.buffer);
   inputs.forEach((a, i) => {
-    const at = (offsets[i] as number) / 4;
-    mem.set(a, at);
-    mem.fill(0, at + n, at + padded);
+    const p = (ptrs[i] as number) / 4;
+    mem.set(a, p);
+    mem.fill(0, p + a.length, p + Math.ceil(a.length / 4) * 4);
   });
-  kernel(...offsets, padded);
-  out.set(new Float32Array(k.memory.buffer, offsets[inputs.length], n));
+  outputs.forEach((o, j) => {
+    if (!o.zero) return;
+    const p = (ptrs[inputs.length + j] as number) / 4;
+    mem.fill(0, p, p + o.out.length);
+  });
+  kernel(ptrs);
+  outputs.forEach((o, j) => o.out.set(new Float32Array(k.memory.buffer, ptrs[inputs.length + j], o.out.length)));
 }
 
 /** `y = x·Φ(x)` over a float32 array. */
 export function geluSimd(x: Float32Array, y: Float32Array): void {
-  runPadded([x], y, kernels().gelu_fwd);
+  runInModule([x], [{ out: y }], ([px, py]) => kernels().gelu_fwd(px as number, py as number, Math.ceil(x.length / 4) * 4));
 }
 
 /** `dx = dy·(Φ(x) + x·φ(x))` over float32 arrays. */
 export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
-  runPadded([dy, x], dx, kernels().gelu_bwd);
+  runInModule([dy, x], [{ out: dx }], ([pd, px, po]) => kernels().gelu_bwd(pd as number, px as number, po as number, Math.ceil(x.length / 4) * 4));
+}
+
+/** `y = exp(x)` over a float32 array. */
+export function expSimd(x: Float32Array, y: Float32Array): void {
+  runInModule([x], [{ out: y }], ([px, py]) => kernels().exp_fwd(px as number, py as number, Math.ceil(x.length / 4) * 4));
+}
+
+/** LayerNorm of `rows` rows of `c` floats: `y = (x − μ)/√(σ² + eps)·w + b`. */
+export function layerNormSimd(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, c: number, eps: number): void {
+  runInModule([x, w, b], [{ out: y }], ([px, pw, pb, py]) => kernels().layer_norm_fwd(px as number, pw as number, pb as number, py as number, rows, c, eps));
+}
+
+/** Gradients of {@link layerNormSimd}: `dx`, and `dw`, `db` summed over rows. */
+export function layerNormGradSimd(
+  dy: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  dx: Float32Array,
+  dw: Float32Array,
+  db: Float32Array,
+  rows: number,
+  c: number,
+  eps: number,
+): void {
+  runInModule([dy, x, w], [{ out: dx }, { out: dw, zero: true }, { out: db, zero: true }], ([pdy, px, pw, pdx, pdw, pdb]) =>
+    kernels().layer_norm_bwd(pdy as number, px as number, pw as number, pdx as number, pdw as number, pdb as number, rows, c, eps),
+  );
 }
 
 function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
@@ -97,19 +144,66 @@ function geluGradKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; ba
   return out;
 }
 
-/** Registers the fused GELU kernels for 'wasm' (idempotent; `installWasmKernels` calls it). */
+/** The stock `Exp` replaced for float32 input (wasm-kernels.ts keeps the stock one for others). */
+export function expKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const x = (inputs as { x: tf.TensorInfo }).x;
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput(x.shape, 'float32');
+  expSimd(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+  return out;
+}
+
+function lastAxis(x: tf.TensorInfo): { rows: number; c: number } {
+  const c = x.shape[x.shape.length - 1] ?? 1;
+  return { rows: c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c, c };
+}
+
+function layerNormKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias: tf.TensorInfo };
+  const eps = (attrs as unknown as { eps: number }).eps;
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput(x.shape, 'float32');
+  const { rows, c } = lastAxis(x);
+  layerNormSimd(be.typedArrayFromHeap(x), be.typedArrayFromHeap(weight), be.typedArrayFromHeap(bias), be.typedArrayFromHeap(out), rows, c, eps);
+  return out;
+}
+
+function layerNormGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+  const { dy, x, weight } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; weight: tf.TensorInfo };
+  const eps = (attrs as unknown as { eps: number }).eps;
+  const be = backend as WasmBackendLike;
+  const dx = be.makeOutput(x.shape, 'float32');
+  const dw = be.makeOutput(weight.shape, 'float32');
+  const db = be.makeOutput(weight.shape, 'float32');
+  const { rows, c } = lastAxis(x);
+  // Views after all makeOutput calls: allocating may grow (and move) the heap.
+  const v = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+  layerNormGradSimd(v(dy), v(x), v(weight), v(dx), v(dw), v(db), rows, c, eps);
+  return [dx, dw, db];
+}
+
+const FUSED: Array<[string, (a: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }) => tf.TensorInfo | tf.TensorInfo[]]> = [
+  [GELU_KERNEL, geluKernel],
+  [GELU_GRAD_KERNEL, geluGradKernel],
+  [LAYER_NORM_KERNEL, layerNormKernel],
+  [LAYER_NORM_GRAD_KERNEL, layerNormGradKernel],
+];
+
+/** Registers the fused kernels (new kernel names) for 'wasm' (idempotent; `installWasmKernels` calls it). */
 export function registerSimdKernels(): void {
   if (typeof WebAssembly === 'undefined') return;
-  if (tf.getKernel(GELU_KERNEL, 'wasm') === undefined) {
-    tf.registerKernel({ kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: geluKernel as unknown as tf.KernelFunc });
-  }
-  if (tf.getKernel(GELU_GRAD_KERNEL, 'wasm') === undefined) {
-    tf.registerKernel({ kernelName: GELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: geluGradKernel as unknown as tf.KernelFunc });
+  for (const [kernelName, kernelFunc] of FUSED) {
+    if (tf.getKernel(kernelName, 'wasm') === undefined) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   }
 }
 
 export function unregisterSimdKernels(): void {
-  for (const name of [GELU_KERNEL, GELU_GRAD_KERNEL]) if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
+  for (const [name] of FUSED) if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
+}
+
+/** Whether `layerNorm()` can use the fused kernels on the active backend. */
+export function fusedLayerNormAvailable(): boolean {
+  return tf.getBackend() === 'wasm' && tf.getKernel(LAYER_NORM_KERNEL, 'wasm') !== undefined;
 }
 
 /** Whether `gelu()` can use the fused kernels on the active backend. */

@@ -4,7 +4,14 @@
  * - `Slice`, `Unpack`, `SplitV`: the stock kernels call `backend.readSync`, which copies the whole
  *   input for every output; these read the input in place from the wasm heap.
  * - `UnsortedSegmentSum`: missing on wasm, needed by the gradient of `gather`.
- * - `SelfPatchGelu`, `SelfPatchGeluGrad`: fused SIMD exact GELU (simd-kernels.ts), used by `gelu()`.
+ * - `SelfPatchGelu`, `SelfPatchGeluGrad`, `SelfPatchLayerNorm`, `SelfPatchLayerNormGrad`: fused SIMD
+ *   kernels (simd-kernels.ts), used by `gelu()` and `layerNorm()`; `Exp` on float32 is the SIMD one.
+ * - `Identity`, and `Cast` to the same dtype: the stock kernels copy the data. tfjs runs Identity for
+ *   every tensor a kernel saves for its gradient (`engine.saveTensorsForBackwardMode` clones them),
+ *   and Cast for every gradient through a clone, so a ViT-Ti training step made ~9 000 copies
+ *   (0.4 s, plus a second copy of every saved activation on the heap). Tensors are immutable, so
+ *   these share the input's buffer with a reference count, as the stock `Reshape` already does.
+ *   Casts to bool also write 0/1 (the stock kernel stores the value's low byte: 2 → 2, -1 → 255).
  * - `Transpose` of a matrix (or a batch of matrices) whose row count is a power of two ≥ 256: the
  *   stock kernel writes the output with a power-of-two stride and thrashes the cache (measured
  *   [65536,256]: 227 ms, [2048,2048]: 39 ms; tiled here: 55 and 11 ms). Every other transpose,
@@ -14,7 +21,7 @@
  * otherwise replace these); `initBackend('wasm')` in `@selfpatch/nn/runtime` does it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerSimdKernels, unregisterSimdKernels } from './simd-kernels.js';
+import { expKernel, registerSimdKernels, unregisterSimdKernels } from './simd-kernels.js';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
@@ -22,9 +29,46 @@ type TypedArray = Float32Array | Int32Array | Uint8Array;
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): TypedArray;
+  incRef(dataId: tf.DataId): void;
 }
 
-const KERNELS = ['Slice', 'Unpack', 'SplitV', 'UnsortedSegmentSum', 'Transpose'] as const;
+const KERNELS = ['Slice', 'Unpack', 'SplitV', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'Cast', 'Exp'] as const;
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+
+/** The input's buffer under a second reference (what the stock `Reshape` returns). */
+function share(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+}
+
+function identityKernel(config: KernelArgs): tf.TensorInfo {
+  const x = (config.inputs as { x: tf.TensorInfo }).x;
+  if (x.dtype === 'string') return (stock.get('Identity')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  return share(config.backend as WasmBackendLike, x);
+}
+
+function simdExpKernel(config: KernelArgs): tf.TensorInfo {
+  const x = (config.inputs as { x: tf.TensorInfo }).x;
+  if (x.dtype === 'float32' && typeof WebAssembly !== 'undefined') return expKernel(config);
+  return (stock.get('Exp')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+}
+
+function castKernel(config: KernelArgs): tf.TensorInfo {
+  const x = (config.inputs as { x: tf.TensorInfo }).x;
+  const dtype = (config.attrs as unknown as { dtype: tf.DataType }).dtype;
+  const be = config.backend as WasmBackendLike;
+  if (dtype === x.dtype && dtype !== 'string') return share(be, x);
+  if (dtype === 'bool' && x.dtype !== 'string') {
+    // The stock kernel stores the value itself in the byte (2 → 2, -1 → 255), unlike cpu's x ≠ 0.
+    const out = be.makeOutput(x.shape, 'bool');
+    const src = be.typedArrayFromHeap(x);
+    const dst = be.typedArrayFromHeap(out);
+    for (let i = 0; i < src.length; i++) dst[i] = src[i] !== 0 ? 1 : 0;
+    return out;
+  }
+  return (stock.get('Cast')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+}
 
 function stridesOf(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length).fill(1);
@@ -222,18 +266,31 @@ export function installWasmKernels(): void {
       setupFunc: stock.get('Transpose')?.setupFunc,
     });
   }
+  for (const [name, kernelFunc] of [
+    ['Identity', identityKernel],
+    ['Cast', castKernel],
+    ['Exp', simdExpKernel],
+  ] as const) {
+    const k = stock.get(name);
+    // The stock setup binds the wasm function the fallback path calls.
+    if (k) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: k.setupFunc });
+  }
   registerSimdKernels();
   installed = true;
 }
 
-/** Restores tfjs-backend-wasm's own kernels (benchmark baselines only). */
-export function uninstallWasmKernels(): void {
+/**
+ * Restores tfjs-backend-wasm's own kernels (benchmark baselines only): all of them, or only the
+ * named replacements (for before/after runs of one change).
+ */
+export function uninstallWasmKernels(names?: readonly string[]): void {
   if (!installed) return;
-  for (const name of KERNELS) {
+  for (const name of names ?? KERNELS) {
     if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
     const k = stock.get(name);
     if (k) tf.registerKernel(k);
   }
+  if (names) return;
   unregisterSimdKernels();
   installed = false;
 }

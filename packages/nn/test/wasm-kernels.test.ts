@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { use, maxAbsDiff } from '@selfpatch/nn/testing';
-import { Rng, gelu } from '../src/index.js';
+import { Rng, gelu, layerNorm } from '../src/index.js';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
@@ -112,4 +112,86 @@ test('fused SIMD GELU on wasm equals the exact erf GELU on cpu, values and gradi
   assert.ok(eg <= 1e-6, `GELU gradients differ by ${eg}`);
   assert.ok(Math.abs(wasm.y[5] as number) < 1e-30, 'GELU(-40) underflows to ~0');
   assert.equal(wasm.y[4], 40);
+});
+
+test('Identity and same-dtype Cast share the buffer on wasm; other casts and gradients still right', async () => {
+  await use('wasm');
+  assert.equal(tf.getKernel('Identity', 'wasm')?.kernelFunc.name, 'identityKernel');
+  assert.equal(tf.getKernel('Cast', 'wasm')?.kernelFunc.name, 'castKernel');
+  const before = tf.memory();
+  const x = tf.tensor2d([[1.5, -2.25], [3.75, 4]]);
+  const buffers = (tf.memory() as { numDataBuffers: number }).numDataBuffers;
+  const c = tf.clone(x);
+  const f = tf.cast(x, 'float32');
+  // Three tensors, one buffer.
+  assert.equal(tf.memory().numTensors, before.numTensors + 3);
+  assert.equal((tf.memory() as { numDataBuffers: number }).numDataBuffers, buffers);
+  x.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [1.5, -2.25, 3.75, 4]);
+  c.dispose();
+  assert.deepEqual(Array.from(f.dataSync()), [1.5, -2.25, 3.75, 4]);
+  const i = tf.cast(f, 'int32');
+  assert.equal(i.dtype, 'int32');
+  assert.deepEqual(Array.from(i.dataSync()), [1, -2, 3, 4]);
+  const b = tf.tidy(() => tf.cast(tf.tensor1d([0, 2, -1]), 'bool'));
+  assert.deepEqual(Array.from(b.dataSync()), [0, 1, 1]);
+  // Saved inputs (clones) feed gradients: d/dx sum(x·x·w) = 2·x·w.
+  const g = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mul(t, t), tf.tensor1d([1, 2, 3]))))(tf.tensor1d([1, -1, 0.5])));
+  assert.deepEqual(Array.from(g.dataSync()), [2, -4, 3]);
+  tf.dispose([f, i, b, g]);
+  assert.deepEqual(tf.memory().numTensors, before.numTensors);
+});
+
+test('SIMD Exp on wasm is within 4 float32 ulps of exp over the whole range, with inf, 0, subnormals and NaN', async () => {
+  assert.equal(tf.getKernel('Exp', 'wasm')?.kernelFunc.name, 'simdExpKernel');
+  const rng = new Rng(3);
+  const special = [0, -0, 1, -1, 88.5, 88.72, 88.73, 89, 1000, -87.3, -90, -100, -103.9, -104, -150, -1000, Infinity, -Infinity, NaN];
+  const data = Float32Array.from([...special, ...Array.from({ length: 5001 }, () => (rng.uniform() * 2 - 1) * 100)]);
+  await use('wasm');
+  const y = tf.tidy(() => tf.exp(tf.tensor1d(data)).dataSync().slice());
+  for (let i = 0; i < data.length; i++) {
+    const want = Math.fround(Math.exp(data[i] as number));
+    const got = y[i] as number;
+    if (Number.isNaN(want)) {
+      assert.ok(Number.isNaN(got), `exp(${data[i]}) = ${got}, want NaN`);
+    } else if (!Number.isFinite(want) || want === 0) {
+      assert.equal(got, want, `exp(${data[i]})`);
+    } else {
+      // Relative error in float32 ulps; subnormals (below 2^-126) are compared absolutely.
+      const ulp = Math.max(Math.abs(want), 2 ** -126) * 2 ** -23;
+      assert.ok(Math.abs(got - want) <= 4 * ulp, `exp(${data[i]}) = ${got}, want ${want}`);
+    }
+  }
+});
+
+test('fused LayerNorm on wasm equals the composite on cpu: values, dx, dγ, dβ; odd widths', async () => {
+  assert.equal(tf.getKernel('SelfPatchLayerNorm', 'wasm')?.kernelName, 'SelfPatchLayerNorm');
+  const rng = new Rng(8);
+  for (const shape of [[3, 5, 192], [7, 13], [2, 1, 6], [4, 1]] as number[][]) {
+    const c = shape[shape.length - 1] as number;
+    const n = shape.reduce((a, b) => a * b, 1);
+    // An offset and scale per row, as residual streams have.
+    const x = Float32Array.from({ length: n }, (_, i) => rng.normal() * 3 + (Math.floor(i / c) % 5) * 10);
+    const w = Float32Array.from({ length: c }, () => 1 + rng.normal() * 0.3);
+    const b = Float32Array.from({ length: c }, () => rng.normal() * 0.3);
+    const r = Float32Array.from({ length: n }, () => rng.normal());
+    const run = async (backend: string) => {
+      await use(backend);
+      return tf.tidy(() => {
+        const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(layerNorm(xi, wi, bi, 1e-6), tf.tensor(r, shape)));
+        const xs = [tf.tensor(x, shape), tf.tensor1d(w), tf.tensor1d(b)];
+        const y = layerNorm(xs[0] as tf.Tensor, xs[1] as tf.Tensor, xs[2] as tf.Tensor, 1e-6).dataSync().slice();
+        const g = tf.grads(f)(xs).map((t) => t.dataSync().slice());
+        return { y, g };
+      });
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    const err = (a: Float32Array, e: Float32Array) => maxAbsDiff(a, e);
+    assert.ok(err(wasm.y, cpu.y) < 2e-5, `y ${JSON.stringify(shape)}: ${err(wasm.y, cpu.y)}`);
+    ['dx', 'dw', 'db'].forEach((name, i) => {
+      const d = err(wasm.g[i] as Float32Array, cpu.g[i] as Float32Array);
+      assert.ok(d < 2e-4, `${name} ${JSON.stringify(shape)}: ${d}`);
+    });
+  }
 });

@@ -1,0 +1,36 @@
+// Shared SIMD128 helpers for the kernels in this folder (see src/simd-kernels.ts).
+#pragma once
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+static inline f4 splat(float v) { return wasm_f32x4_splat(v); }
+static inline f4 fma4(f4 a, f4 b, f4 c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+
+// exp over the whole float range: range reduction x = n ln2 + r, |r| <= ln2/2, a degree-7 Taylor
+// polynomial (error < 6e-9), and 2^n applied as two factors 2^(n/2) so that results that
+// overflow become +inf and tiny ones come out subnormal or 0 (as expf), not clamped.
+// NaN propagates.
+static inline f4 exp4(f4 x) {
+  f4 xc = wasm_f32x4_max(wasm_f32x4_min(x, splat(100.0f)), splat(-110.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, splat(1.44269504088896341f)));
+  // r = x - n*ln2, ln2 split in two for accuracy
+  f4 r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
+  f4 p = splat(1.0f / 5040.0f);
+  p = fma4(p, r, splat(1.0f / 720.0f));
+  p = fma4(p, r, splat(1.0f / 120.0f));
+  p = fma4(p, r, splat(1.0f / 24.0f));
+  p = fma4(p, r, splat(1.0f / 6.0f));
+  p = fma4(p, r, splat(0.5f));
+  p = fma4(p, r, splat(1.0f));
+  p = fma4(p, r, splat(1.0f));
+  v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+  v128_t n1 = wasm_i32x4_shr(ni, 1);
+  v128_t n2 = wasm_i32x4_sub(ni, n1);
+  v128_t e1 = wasm_i32x4_shl(wasm_i32x4_add(n1, wasm_i32x4_splat(127)), 23);
+  v128_t e2 = wasm_i32x4_shl(wasm_i32x4_add(n2, wasm_i32x4_splat(127)), 23);
+  f4 y = wasm_f32x4_mul(wasm_f32x4_mul(p, e1), e2);
+  // Propagate NaN (the clamp above replaced it).
+  return wasm_v128_bitselect(x, y, wasm_f32x4_ne(x, x));
+}
