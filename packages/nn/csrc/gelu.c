@@ -1,6 +1,7 @@
 // Fused exact GELU, forward and backward, for tfjs-backend-wasm (see src/simd-kernels.ts).
 // Built by scripts/build-simd-kernels.mjs: clang --target=wasm32 -msimd128, no libc.
-// Lengths are multiples of 4 (the caller pads its buffers).
+// Lengths are multiples of 16 (the caller pads its buffers): four vectors per iteration, because
+// one vector's chain (div, two polynomials, exp) is latency-bound (measured 5.3 → 2.9 ns/element).
 //
 // Phi(x) = 1 - erfc(x/sqrt2)/2 (x >= 0), erfc(|x|/sqrt2)/2 (x < 0), with erfc from the Chebyshev
 // fit of Press et al. (Numerical Recipes "erfcc", fractional error < 1.2e-7);
@@ -33,10 +34,15 @@ static inline f4 phi_cdf(f4 x) {
 
 static inline f4 gauss(f4 x) { return exp4(wasm_f32x4_mul(wasm_f32x4_mul(x, x), splat(-0.5f))); }
 
+#define GELU(v) wasm_f32x4_mul(v, phi_cdf(v))
+
 __attribute__((export_name("gelu_fwd"))) void gelu_fwd(const float *x, float *y, int n) {
-  for (int i = 0; i < n; i += 4) {
-    f4 v = wasm_v128_load(x + i);
-    wasm_v128_store(y + i, wasm_f32x4_mul(v, phi_cdf(v)));
+  for (int i = 0; i < n; i += 16) {
+    f4 v0 = wasm_v128_load(x + i), v1 = wasm_v128_load(x + i + 4), v2 = wasm_v128_load(x + i + 8), v3 = wasm_v128_load(x + i + 12);
+    wasm_v128_store(y + i, GELU(v0));
+    wasm_v128_store(y + i + 4, GELU(v1));
+    wasm_v128_store(y + i + 8, GELU(v2));
+    wasm_v128_store(y + i + 12, GELU(v3));
   }
 }
 
@@ -47,5 +53,12 @@ static inline f4 gelu_grad4(f4 d, f4 v) {
 }
 
 __attribute__((export_name("gelu_bwd"))) void gelu_bwd(const float *dy, const float *x, float *dx, int n) {
-  for (int i = 0; i < n; i += 4) wasm_v128_store(dx + i, gelu_grad4(wasm_v128_load(dy + i), wasm_v128_load(x + i)));
+  for (int i = 0; i < n; i += 16) {
+    f4 d0 = wasm_v128_load(dy + i), d1 = wasm_v128_load(dy + i + 4), d2 = wasm_v128_load(dy + i + 8), d3 = wasm_v128_load(dy + i + 12);
+    f4 v0 = wasm_v128_load(x + i), v1 = wasm_v128_load(x + i + 4), v2 = wasm_v128_load(x + i + 8), v3 = wasm_v128_load(x + i + 12);
+    wasm_v128_store(dx + i, gelu_grad4(d0, v0));
+    wasm_v128_store(dx + i + 4, gelu_grad4(d1, v1));
+    wasm_v128_store(dx + i + 8, gelu_grad4(d2, v2));
+    wasm_v128_store(dx + i + 12, gelu_grad4(d3, v3));
+  }
 }

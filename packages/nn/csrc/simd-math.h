@@ -12,7 +12,9 @@ static inline f4 fma4(f4 a, f4 b, f4 c) { return wasm_f32x4_add(wasm_f32x4_mul(a
 // overflow become +inf and tiny ones come out subnormal or 0 (as expf), not clamped.
 // NaN propagates.
 static inline f4 exp4(f4 x) {
-  f4 xc = wasm_f32x4_max(wasm_f32x4_min(x, splat(100.0f)), splat(-110.0f));
+  // pmin/pmax (one minps/maxps each) rather than min/max, whose NaN rules cost V8 ~8 instructions
+  // each (measured: exp 2.9 → 1.3 ns per element); NaN is restored below.
+  f4 xc = wasm_f32x4_pmax(wasm_f32x4_pmin(x, splat(100.0f)), splat(-110.0f));
   f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, splat(1.44269504088896341f)));
   // r = x - n*ln2, ln2 split in two for accuracy
   f4 r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, splat(0.693359375f)));

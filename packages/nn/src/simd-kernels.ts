@@ -60,10 +60,12 @@ function kernels(): Exports {
 }
 
 /**
- * Copies `inputs` into the module's memory, each zero-padded to a multiple of 4 floats (the
- * kernels run whole SIMD lanes), reserves `outputs` after them (zeroed when `zero`, for
+ * Copies `inputs` into the module's memory, each zero-padded to a multiple of 16 floats (the
+ * elementwise kernels run four whole SIMD vectors per iteration), reserves `outputs` after them (zeroed when `zero`, for
  * accumulators), calls `kernel` with the addresses (inputs first) and copies the outputs back.
  */
+const padded = (n: number): number => Math.ceil(n / 16) * 16;
+
 function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array; zero?: boolean }>, kernel: (ptrs: number[]) => void): void {
   const k = kernels();
   const lengths = [...inputs.map((a) => a.length), ...outputs.map((o) => o.out.length)];
@@ -72,7 +74,7 @@ function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array;
   let at = 1 << 17;
   for (const n of lengths) {
     ptrs.push(at);
-    at += Math.ceil(n / 4) * 16;
+    at += padded(n) * 4;
   }
   const have = k.memory.buffer.byteLength;
   if (at > have) k.memory.grow(Math.ceil((at - have) / 65536));
@@ -80,7 +82,7 @@ function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array;
   inputs.forEach((a, i) => {
     const p = (ptrs[i] as number) / 4;
     mem.set(a, p);
-    mem.fill(0, p + a.length, p + Math.ceil(a.length / 4) * 4);
+    mem.fill(0, p + a.length, p + padded(a.length));
   });
   outputs.forEach((o, j) => {
     if (!o.zero) return;
@@ -93,17 +95,17 @@ function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array;
 
 /** `y = x·Φ(x)` over a float32 array. */
 export function geluSimd(x: Float32Array, y: Float32Array): void {
-  runInModule([x], [{ out: y }], ([px, py]) => kernels().gelu_fwd(px as number, py as number, Math.ceil(x.length / 4) * 4));
+  runInModule([x], [{ out: y }], ([px, py]) => kernels().gelu_fwd(px as number, py as number, padded(x.length)));
 }
 
 /** `dx = dy·(Φ(x) + x·φ(x))` over float32 arrays. */
 export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
-  runInModule([dy, x], [{ out: dx }], ([pd, px, po]) => kernels().gelu_bwd(pd as number, px as number, po as number, Math.ceil(x.length / 4) * 4));
+  runInModule([dy, x], [{ out: dx }], ([pd, px, po]) => kernels().gelu_bwd(pd as number, px as number, po as number, padded(x.length)));
 }
 
 /** `y = exp(x)` over a float32 array. */
 export function expSimd(x: Float32Array, y: Float32Array): void {
-  runInModule([x], [{ out: y }], ([px, py]) => kernels().exp_fwd(px as number, py as number, Math.ceil(x.length / 4) * 4));
+  runInModule([x], [{ out: y }], ([px, py]) => kernels().exp_fwd(px as number, py as number, padded(x.length)));
 }
 
 /** LayerNorm of `rows` rows of `c` floats: `y = (x − μ)/√(σ² + eps)·w + b`. */
