@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { use, maxAbsDiff } from '@selfpatch/nn/testing';
-import { Rng, gelu, layerNorm } from '../src/index.js';
+import { Rng, fusedAdamW, gelu, layerNorm } from '../src/index.js';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
@@ -187,11 +187,45 @@ test('fused LayerNorm on wasm equals the composite on cpu: values, dx, dγ, dβ;
     };
     const cpu = await run('cpu');
     const wasm = await run('wasm');
-    const err = (a: Float32Array, e: Float32Array) => maxAbsDiff(a, e);
+    const err = (a: ArrayLike<number>, e: ArrayLike<number>) => maxAbsDiff(a as Float32Array, e as Float32Array);
     assert.ok(err(wasm.y, cpu.y) < 2e-5, `y ${JSON.stringify(shape)}: ${err(wasm.y, cpu.y)}`);
     ['dx', 'dw', 'db'].forEach((name, i) => {
       const d = err(wasm.g[i] as Float32Array, cpu.g[i] as Float32Array);
       assert.ok(d < 2e-4, `${name} ${JSON.stringify(shape)}: ${d}`);
     });
   }
+});
+
+test('fused AdamW on wasm equals the composite update (same operation order) on wasm and cpu', async () => {
+  const rng = new Rng(21);
+  const n = 1037; // not a multiple of 4: the padded tail
+  const arr = (scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+  const [p, g, m] = [arr(1), arr(0.1), arr(0.01)];
+  const v = Float32Array.from(arr(0.001), (x) => x * x);
+  const s = { decay: 1 - 5e-4 * 0.04, beta1: 0.9, beta2: 0.999, eps: 1e-8, bc2Sqrt: Math.sqrt(1 - 0.999 ** 3), stepSize: 5e-4 / (1 - 0.9 ** 3) };
+  const composite = () =>
+    tf.tidy(() => {
+      const p1 = tf.mul(tf.tensor1d(p), s.decay);
+      const m2 = tf.add(tf.mul(tf.tensor1d(m), s.beta1), tf.mul(tf.tensor1d(g), 1 - s.beta1));
+      const v2 = tf.add(tf.mul(tf.tensor1d(v), s.beta2), tf.mul(tf.mul(tf.tensor1d(g), tf.tensor1d(g)), 1 - s.beta2));
+      const denom = tf.add(tf.div(tf.sqrt(v2), s.bc2Sqrt), s.eps);
+      return [tf.sub(p1, tf.mul(tf.div(m2, denom), s.stepSize)), m2, v2].map((t) => t.dataSync().slice() as Float32Array);
+    });
+  await use('cpu');
+  assert.equal(fusedAdamW(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), s), null, 'no fused kernel on cpu');
+  const cpu = composite();
+  await use('wasm');
+  const wasmComposite = composite();
+  const fused = tf.tidy(() => {
+    const out = fusedAdamW(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(m), tf.tensor1d(v), s);
+    assert.ok(out, 'fused kernel on wasm');
+    return out.map((t) => t.dataSync().slice() as Float32Array);
+  });
+  ['param', 'exp_avg', 'exp_avg_sq'].forEach((name, i) => {
+    assert.equal(maxAbsDiff(fused[i] as Float32Array, wasmComposite[i] as Float32Array), 0, `${name} vs wasm composite`);
+    const scale = Math.max(...Array.from(cpu[i] as Float32Array, Math.abs));
+    assert.ok(maxAbsDiff(fused[i] as Float32Array, cpu[i] as Float32Array) <= 1e-6 * scale, `${name} vs cpu`);
+  });
+  // The parameter moved by about lr per element (Adam's normalised step).
+  assert.ok(maxAbsDiff(fused[0] as Float32Array, Float32Array.from(p, (x) => x * s.decay)) > 1e-4);
 });

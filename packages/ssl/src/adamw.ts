@@ -6,9 +6,10 @@
  *
  * Parameters without a gradient are skipped entirely (no decay, no moment update, no step count),
  * which is how the frozen last layer's Adam state ends up one step behind in the reference.
+ * On wasm each parameter's update is one fused SIMD kernel (`fusedAdamW`, same operation order).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { tensorToRaw, type RawTensor } from '@selfpatch/nn';
+import { fusedAdamW, tensorToRaw, type RawTensor } from '@selfpatch/nn';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -70,18 +71,28 @@ export class AdamW {
         const bc2Sqrt = Math.sqrt(1 - b2 ** st.step);
         const stepSize = group.lr / bc1;
         const state = st;
-        const [m, v] = tf.tidy(() => {
-          p.assign(tf.mul(p, 1 - group.lr * group.weightDecay));
-          const m2 = tf.add(tf.mul(state.expAvg, b1), tf.mul(g, 1 - b1));
-          const v2 = tf.add(tf.mul(state.expAvgSq, b2), tf.mul(tf.mul(g, g), 1 - b2));
-          const denom = tf.add(tf.div(tf.sqrt(v2), bc2Sqrt), eps);
-          p.assign(tf.sub(p, tf.mul(tf.div(m2, denom), stepSize)));
-          return [tf.keep(m2), tf.keep(v2)];
-        });
+        const decay = 1 - group.lr * group.weightDecay;
+        const fused = fusedAdamW(p, g, state.expAvg, state.expAvgSq, { decay, beta1: b1, beta2: b2, eps, bc2Sqrt, stepSize });
+        let m: tf.Tensor;
+        let v: tf.Tensor;
+        if (fused) {
+          p.assign(fused[0]);
+          fused[0].dispose();
+          [, m, v] = fused;
+        } else {
+          [m, v] = tf.tidy(() => {
+            p.assign(tf.mul(p, decay));
+            const m2 = tf.add(tf.mul(state.expAvg, b1), tf.mul(g, 1 - b1));
+            const v2 = tf.add(tf.mul(state.expAvgSq, b2), tf.mul(tf.mul(g, g), 1 - b2));
+            const denom = tf.add(tf.div(tf.sqrt(v2), bc2Sqrt), eps);
+            p.assign(tf.sub(p, tf.mul(tf.div(m2, denom), stepSize)));
+            return [tf.keep(m2), tf.keep(v2)];
+          });
+        }
         st.expAvg.dispose();
         st.expAvgSq.dispose();
-        st.expAvg = m as tf.Tensor;
-        st.expAvgSq = v as tf.Tensor;
+        st.expAvg = m;
+        st.expAvgSq = v;
       }
     }
   }

@@ -21,20 +21,30 @@ export interface DINOHeadOptions {
  * `y = x Wᵀ` with `W = g ⊙ V/‖V‖_row` (torch `weight_norm`, no eps), as one op:
  * `y = (x Vᵀ) ⊙ s`, `s = g/n`, `n = ‖V‖_row`; gradients
  * `dx = (dy ⊙ s) V`, `dV = (dy ⊙ s)ᵀ x + (dn/n) ⊙ V` with `dn = −Σ_b dy ⊙ (x Vᵀ) · g/n²`,
- * `dg = Σ_b dy ⊙ (x Vᵀ) / n`. `W` is never materialised, and `Vᵀ`, `n` are computed once per
- * value of `V` (the head is called per crop group / micro-batch, `V` changes once per step):
- * for the official 65536-way head that removes 16.7 M-element work from every call.
+ * `dg = Σ_b dy ⊙ (x Vᵀ) / n`. `W` is never materialised, and `n` (and `Vᵀ`, when used) are computed
+ * once per value of `V` (the head is called per crop group / micro-batch, `V` changes once per step).
+ * With fewer rows than `V` has columns (the CLS head: a few images against 65536 prototypes),
+ * `x Vᵀ` is computed as `(V xᵀ)ᵀ`: transposing that small product is cheaper than `Vᵀ`, a 16.7 M
+ * element transpose at every step for the student and again for the EMA teacher.
  */
 class WeightNormLinear extends Module {
   readonly weightG: tf.Variable;
   readonly weightV: tf.Variable;
-  private readonly cache: DerivedTensors<[tf.Tensor2D, tf.Tensor2D]>; // [Vᵀ, row norms [out, 1]]
+  private readonly norms: DerivedTensors<[tf.Tensor2D]>; // row norms [out, 1]
+  private readonly vt: DerivedTensors<[tf.Tensor2D]>;
 
   constructor(inDim: number, outDim: number, trainG: boolean, rng: Rng) {
     super();
     this.weightG = this.addParameter('weight_g', tf.ones([outDim, 1]), trainG);
     this.weightV = this.addParameter('weight_v', defaultLinearInit([outDim, inDim], inDim, rng));
-    this.cache = new DerivedTensors(this.weightV, (v) => [tf.transpose(v) as tf.Tensor2D, tf.sqrt(tf.sum(tf.square(v), 1, true)) as tf.Tensor2D]);
+    this.norms = new DerivedTensors(this.weightV, (v) => [tf.sqrt(tf.sum(tf.square(v), 1, true)) as tf.Tensor2D]);
+    this.vt = new DerivedTensors(this.weightV, (v) => [tf.transpose(v) as tf.Tensor2D]);
+  }
+
+  /** `x Vᵀ` (`v` is the weight or its saved copy: same value). */
+  private xvt(x: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
+    if ((x.shape[0] as number) < (v.shape[1] as number)) return tf.transpose(tf.matMul(v, tf.transpose(x))) as tf.Tensor2D;
+    return tf.matMul(x, this.vt.get()[0]);
   }
 
   /** `W = g ⊙ V / ‖V‖_row` (for export and checks; the forward never builds it). */
@@ -43,17 +53,17 @@ class WeightNormLinear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const [vt, norms] = this.cache.get();
+    const [norms] = this.norms.get();
     const op = defineOp(3, ([xi, v, g], save) => {
       save([xi as tf.Tensor, v as tf.Tensor, g as tf.Tensor]);
       const scale = tf.reshape(tf.div(g as tf.Tensor, norms), [-1]);
       return {
-        value: tf.mul(tf.matMul(xi as tf.Tensor2D, vt), scale),
+        value: tf.mul(this.xvt(xi as tf.Tensor2D, v as tf.Tensor2D), scale),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [sx, sv, sg] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
           const n = tf.reshape(norms, [-1]);
           const gFlat = tf.reshape(sg, [-1]);
-          const raw = tf.matMul(sx, vt); // x Vᵀ
+          const raw = this.xvt(sx, sv);
           const dyScaled = tf.mul(dy, tf.div(gFlat, n));
           const dRawScale = tf.sum(tf.mul(dy, raw), 0); // Σ_b dy ⊙ (x Vᵀ), [out]
           const dx = tf.matMul(dyScaled as tf.Tensor2D, sv);
@@ -70,7 +80,8 @@ class WeightNormLinear extends Module {
   }
 
   override dispose(): void {
-    this.cache.dispose();
+    this.norms.dispose();
+    this.vt.dispose();
     super.dispose();
   }
 }
