@@ -10,6 +10,8 @@
  * - `SelfPatchLayerNorm`, `SelfPatchLayerNormGrad`: LayerNorm in one kernel each way instead of
  *   ~10 and ~15 tfjs kernels (moments, broadcasts and their gradients) per call.
  *
+ * - `SelfPatchScaledSoftmax`, `SelfPatchSoftmaxGrad`: the attention core's `softmax(s·scale)` and
+ *   its gradient, one kernel each instead of 2 and 5 (ops/attention.ts; thousands of slices/step).
  * - `SelfPatchAdamW`: one AdamW update of a parameter, its two moments in one pass instead of ~12
  *   kernels (the optimizer walks ~150 tensors, 33 M values, for ViT-Ti with the DINO heads).
  *
@@ -30,6 +32,8 @@ export const GELU_GRAD_KERNEL = 'SelfPatchGeluGrad';
 export const LAYER_NORM_KERNEL = 'SelfPatchLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'SelfPatchLayerNormGrad';
 export const ADAMW_KERNEL = 'SelfPatchAdamW';
+export const SCALED_SOFTMAX_KERNEL = 'SelfPatchScaledSoftmax';
+export const SOFTMAX_GRAD_KERNEL = 'SelfPatchSoftmaxGrad';
 
 /** Scalars of one AdamW update (float32, as the composite computes them). */
 export interface AdamWScalars {
@@ -48,6 +52,8 @@ interface Exports {
   exp_fwd(x: number, y: number, n: number): void;
   layer_norm_fwd(x: number, w: number, b: number, y: number, rows: number, c: number, eps: number): void;
   layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
+  scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
+  softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
 }
 
@@ -108,19 +114,35 @@ function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array;
   outputs.forEach((o, j) => o.out.set(new Float32Array(k.memory.buffer, ptrs[inputs.length + j], o.out.length)));
 }
 
+/** Elements per call of an elementwise kernel: bounds the module's memory (it never shrinks). */
+const CHUNK = 1 << 20;
+
+/** Runs an elementwise kernel over equal-length arrays in chunks; `kernel(ptrs, paddedLength)`. */
+function elementwise(inputs: Float32Array[], outputs: Float32Array[], kernel: (ptrs: number[], n: number) => void): void {
+  const n = outputs[0]?.length ?? 0;
+  for (let at = 0; at < n; at += CHUNK) {
+    const end = Math.min(n, at + CHUNK);
+    runInModule(
+      inputs.map((a) => a.subarray(at, end)),
+      outputs.map((o) => ({ out: o.subarray(at, end) })),
+      (ptrs) => kernel(ptrs, padded(end - at)),
+    );
+  }
+}
+
 /** `y = x·Φ(x)` over a float32 array. */
 export function geluSimd(x: Float32Array, y: Float32Array): void {
-  runInModule([x], [{ out: y }], ([px, py]) => kernels().gelu_fwd(px as number, py as number, padded(x.length)));
+  elementwise([x], [y], ([px, py], n) => kernels().gelu_fwd(px as number, py as number, n));
 }
 
 /** `dx = dy·(Φ(x) + x·φ(x))` over float32 arrays. */
 export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
-  runInModule([dy, x], [{ out: dx }], ([pd, px, po]) => kernels().gelu_bwd(pd as number, px as number, po as number, padded(x.length)));
+  elementwise([dy, x], [dx], ([pd, px, po], n) => kernels().gelu_bwd(pd as number, px as number, po as number, n));
 }
 
 /** `y = exp(x)` over a float32 array. */
 export function expSimd(x: Float32Array, y: Float32Array): void {
-  runInModule([x], [{ out: y }], ([px, py]) => kernels().exp_fwd(px as number, py as number, padded(x.length)));
+  elementwise([x], [y], ([px, py], n) => kernels().exp_fwd(px as number, py as number, n));
 }
 
 /** LayerNorm of `rows` rows of `c` floats: `y = (x − μ)/√(σ² + eps)·w + b`. */
@@ -176,10 +198,10 @@ function adamwKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap
   const be = backend as WasmBackendLike;
   const outs = [be.makeOutput(param.shape, 'float32'), be.makeOutput(param.shape, 'float32'), be.makeOutput(param.shape, 'float32')];
   const [p, g, m, v, po, mo, vo] = [param, grad, expAvg, expAvgSq, ...outs].map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
-  runInModule([p as Float32Array, g as Float32Array, m as Float32Array, v as Float32Array], [{ out: po as Float32Array }, { out: mo as Float32Array }, { out: vo as Float32Array }], (ptrs) =>
+  elementwise([p, g, m, v] as Float32Array[], [po, mo, vo] as Float32Array[], (ptrs, n) =>
     kernels().adamw_step(
       ...(ptrs as [number, number, number, number, number, number, number]),
-      padded(p?.length ?? 0),
+      n,
       a.decay,
       a.beta1,
       1 - a.beta1,
@@ -196,6 +218,28 @@ function adamwKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap
 function lastAxis(x: tf.TensorInfo): { rows: number; c: number } {
   const c = x.shape[x.shape.length - 1] ?? 1;
   return { rows: c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c, c };
+}
+
+function scaledSoftmaxKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const x = (inputs as { x: tf.TensorInfo }).x;
+  const scale = (attrs as unknown as { scale: number }).scale;
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput(x.shape, 'float32');
+  const { rows, c } = lastAxis(x);
+  runInModule([be.typedArrayFromHeap(x)], [{ out: be.typedArrayFromHeap(out) }], ([px, po]) => kernels().scaled_softmax(px as number, po as number, rows, c, scale));
+  return out;
+}
+
+function softmaxGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const { p, dp } = inputs as { p: tf.TensorInfo; dp: tf.TensorInfo };
+  const scale = (attrs as unknown as { scale: number }).scale;
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput(p.shape, 'float32');
+  const { rows, c } = lastAxis(p);
+  runInModule([be.typedArrayFromHeap(p), be.typedArrayFromHeap(dp)], [{ out: be.typedArrayFromHeap(out) }], ([pp, pd, po]) =>
+    kernels().softmax_grad(pp as number, pd as number, po as number, rows, c, scale),
+  );
+  return out;
 }
 
 function layerNormKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
@@ -228,6 +272,8 @@ const FUSED: Array<[string, (a: { inputs: tf.NamedTensorInfoMap; attrs?: tf.Name
   [LAYER_NORM_KERNEL, layerNormKernel],
   [LAYER_NORM_GRAD_KERNEL, layerNormGradKernel],
   [ADAMW_KERNEL, adamwKernel],
+  [SCALED_SOFTMAX_KERNEL, scaledSoftmaxKernel],
+  [SOFTMAX_GRAD_KERNEL, softmaxGradKernel],
 ];
 
 /** Registers the fused kernels (new kernel names) for 'wasm' (idempotent; `installWasmKernels` calls it). */

@@ -78,6 +78,13 @@ const cases: Case[] = [
     f: (q, k, v) => scaledDotProductAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 0.5).out,
     ref: (q, k, v) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 0.5)), v as tf.Tensor3D),
   },
+  {
+    // Rows of 7 (a SIMD tail of 3), keys != queries, a non-power-of-two scale.
+    name: 'scaledDotProductAttention (7 keys, 3 queries)',
+    inputs: (r) => [randn([2, 3, 6], r), randn([2, 7, 6], r), randn([2, 7, 5], r)],
+    f: (q, k, v) => scaledDotProductAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 6 ** -0.5).out,
+    ref: (q, k, v) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 6 ** -0.5)), v as tf.Tensor3D),
+  },
 ];
 
 for (const c of cases) {

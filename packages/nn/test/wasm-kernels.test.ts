@@ -162,6 +162,13 @@ test('SIMD Exp on wasm is within 4 float32 ulps of exp over the whole range, wit
       assert.ok(Math.abs(got - want) <= 4 * ulp, `exp(${data[i]}) = ${got}, want ${want}`);
     }
   }
+  // Longer than one chunk (2^20 elements per kernel call): every element, across the boundary.
+  const big = Float32Array.from({ length: (1 << 20) + 37 }, (_, i) => ((i % 2000) - 1000) / 50);
+  const yb = tf.tidy(() => tf.exp(tf.tensor1d(big)).dataSync().slice());
+  for (let i = 0; i < big.length; i++) {
+    const want = Math.fround(Math.exp(big[i] as number));
+    assert.ok(Math.abs((yb[i] as number) - want) <= 4 * want * 2 ** -23, `exp at ${i}`);
+  }
 });
 
 test('fused LayerNorm on wasm equals the composite on cpu: values, dx, dγ, dβ; odd widths', async () => {
@@ -228,4 +235,38 @@ test('fused AdamW on wasm equals the composite update (same operation order) on 
   });
   // The parameter moved by about lr per element (Adam's normalised step).
   assert.ok(maxAbsDiff(fused[0] as Float32Array, Float32Array.from(p, (x) => x * s.decay)) > 1e-4);
+});
+
+test('wasm GatherV2 and Tile replacements equal the cpu backend on random shapes; bad indices throw', async () => {
+  assert.equal(tf.getKernel('GatherV2', 'wasm')?.kernelFunc.name, 'gatherKernel');
+  assert.equal(tf.getKernel('Tile', 'wasm')?.kernelFunc.name, 'tileKernel');
+  const rng = new Rng(17);
+  for (let iter = 0; iter < 100; iter++) {
+    const rank = 1 + rng.int(4);
+    const shape = Array.from({ length: rank }, () => 1 + rng.int(4));
+    const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const reps = shape.map(() => 1 + rng.int(3));
+    const axis = rng.int(rank);
+    const idxShape = rng.int(2) ? [1 + rng.int(5)] : [1 + rng.int(3), 1 + rng.int(3)];
+    const idx = Int32Array.from({ length: idxShape.reduce((a, b) => a * b, 1) }, () => rng.int(shape[axis] as number));
+    const run = async (backend: string) => {
+      await use(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor(data, shape);
+        return {
+          t: tf.tile(x, reps).dataSync().slice(),
+          g: tf.gather(x, tf.tensor(idx, idxShape, 'int32'), axis).dataSync().slice(),
+          gi: tf.gather(tf.cast(x, 'int32'), tf.tensor(idx, idxShape, 'int32'), axis).dataSync().slice(),
+        };
+      });
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    const ctx = JSON.stringify({ shape, reps, axis, idxShape });
+    assert.deepEqual(Array.from(wasm.t), Array.from(cpu.t), `tile ${ctx}`);
+    assert.deepEqual(Array.from(wasm.g), Array.from(cpu.g), `gather ${ctx}`);
+    assert.deepEqual(Array.from(wasm.gi), Array.from(cpu.gi), `gather int32 ${ctx}`);
+  }
+  await use('wasm');
+  assert.throws(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([0, 3], 'int32'))), /index value 3 is not in \[0, 2\]/);
 });

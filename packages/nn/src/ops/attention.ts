@@ -4,11 +4,18 @@
  * (TFJS_NOTES §3: batched or flagged matMuls fall back to a scalar loop); elsewhere one batched
  * matMul. Both compute `softmax(q kᵀ · scale) v` with the scale applied to the scores, as the
  * official `Attention` does.
+ *
+ * On wasm the per-slice loop is one differentiable op with a hand-written backward pass
+ * (`dV = Pᵀ dO`, `dP = dO Vᵀ`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale`, `dQ = dS K`, `dK = dSᵀ Q`):
+ * taped per slice, a ViT-Ti training step recorded ~12 000 small kernels with their saved inputs
+ * and stack/unstack gradients. The scaled softmax and its gradient are SIMD kernels when installed.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
+import { defineOp } from './custom-op.js';
 import { matmul2d } from './matmul.js';
 import { opsMode } from './mode.js';
+import { SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL } from '../simd-kernels.js';
 
 export interface AttentionResult {
   /** `[BH, Nq, D]` */
@@ -48,6 +55,7 @@ export function scaledDotProductAttention(
     const out = tf.matMul(attn, v) as tf.Tensor3D;
     return returnAttention ? { out, attn } : { out };
   }
+  if (!returnAttention) return { out: slicedAttention(scale)(q, k, v) as tf.Tensor3D };
   const qs = tf.unstack(q);
   const ks = tf.unstack(k);
   const vs = tf.unstack(v);
@@ -57,10 +65,70 @@ export function scaledDotProductAttention(
     const scores = tf.mul(matmul2d(qs[i] as tf.Tensor, tf.transpose(ks[i] as tf.Tensor)), scale);
     const p = tf.softmax(scores);
     outs.push(matmul2d(p, vs[i] as tf.Tensor));
-    if (returnAttention) attns.push(p);
+    attns.push(p);
   }
-  const out = tf.stack(outs) as tf.Tensor3D;
-  return returnAttention ? { out, attn: tf.stack(attns) as tf.Tensor3D } : { out };
+  return { out: tf.stack(outs) as tf.Tensor3D, attn: tf.stack(attns) as tf.Tensor3D };
+}
+
+function simdSoftmax(): boolean {
+  return tf.getKernel(SCALED_SOFTMAX_KERNEL, 'wasm') !== undefined;
+}
+
+/** `softmax(s·scale)` over the last axis. */
+function scaledSoftmax(s: tf.Tensor, scale: number): tf.Tensor {
+  return simdSoftmax() ? (tf.engine().runKernel(SCALED_SOFTMAX_KERNEL, { x: s }, { scale }) as tf.Tensor) : tf.softmax(tf.mul(s, scale));
+}
+
+/** Gradient of {@link scaledSoftmax} with respect to `s`, from `p` and `dp`. */
+function scaledSoftmaxGrad(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor {
+  if (simdSoftmax()) return tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { p, dp }, { scale }) as tf.Tensor;
+  return tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
+}
+
+const slicedOps = new Map<number, (...inputs: tf.Tensor[]) => tf.Tensor>();
+
+/** The per-slice attention core for one `scale`, as one op (built once per scale). */
+function slicedAttention(scale: number): (...inputs: tf.Tensor[]) => tf.Tensor {
+  let op = slicedOps.get(scale);
+  if (op) return op;
+  op = defineOp(3, ([q, k, v], save) => {
+    const qs = tf.unstack(q as tf.Tensor);
+    const ks = tf.unstack(k as tf.Tensor);
+    const vs = tf.unstack(v as tf.Tensor);
+    const ps: tf.Tensor[] = [];
+    const outs: tf.Tensor[] = [];
+    for (let i = 0; i < qs.length; i++) {
+      const p = scaledSoftmax(tf.matMul(qs[i] as tf.Tensor2D, tf.transpose(ks[i] as tf.Tensor2D)), scale);
+      outs.push(tf.matMul(p as tf.Tensor2D, vs[i] as tf.Tensor2D));
+      ps.push(p);
+    }
+    // Saving is a no-op off the tape; on it, tfjs keeps these until the backward pass has run.
+    save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, ...ps]);
+    return {
+      value: tf.stack(outs),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, ...sp] = saved as tf.Tensor2D[];
+        const dos = tf.unstack(dy);
+        const qs2 = tf.unstack(sq as tf.Tensor);
+        const ks2 = tf.unstack(sk as tf.Tensor);
+        const vs2 = tf.unstack(sv as tf.Tensor);
+        const dq: tf.Tensor[] = [];
+        const dk: tf.Tensor[] = [];
+        const dv: tf.Tensor[] = [];
+        for (let i = 0; i < dos.length; i++) {
+          const p = sp[i] as tf.Tensor2D;
+          const dO = dos[i] as tf.Tensor2D;
+          dv.push(tf.matMul(tf.transpose(p), dO));
+          const ds = scaledSoftmaxGrad(p, tf.matMul(dO, tf.transpose(vs2[i] as tf.Tensor2D)), scale) as tf.Tensor2D;
+          dq.push(tf.matMul(ds, ks2[i] as tf.Tensor2D));
+          dk.push(tf.matMul(tf.transpose(ds), qs2[i] as tf.Tensor2D));
+        }
+        return [tf.stack(dq), tf.stack(dk), tf.stack(dv)];
+      },
+    };
+  });
+  slicedOps.set(scale, op);
+  return op;
 }
 
 /**
