@@ -32,12 +32,23 @@ __attribute__((export_name("scaled_softmax"))) void scaled_softmax(const float *
       m = t > m ? t : m;
     }
     f4 m4 = splat(m);
-    f4 acc = splat(0.0f);
-    for (int j = 0; j < c4; j += 4) {
+    f4 acc = splat(0.0f), acc1 = splat(0.0f);
+    int j = 0;
+    // Two independent exp chains per iteration (one alone is latency-bound).
+    for (; j + 8 <= c4; j += 8) {
+      f4 e0 = exp4(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j), k), m4));
+      f4 e1 = exp4(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j + 4), k), m4));
+      wasm_v128_store(pr + j, e0);
+      wasm_v128_store(pr + j + 4, e1);
+      acc = wasm_f32x4_add(acc, e0);
+      acc1 = wasm_f32x4_add(acc1, e1);
+    }
+    for (; j < c4; j += 4) {
       f4 e = exp4(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j), k), m4));
       wasm_v128_store(pr + j, e);
       acc = wasm_f32x4_add(acc, e);
     }
+    acc = wasm_f32x4_add(acc, acc1);
     float sum = hsum4(acc);
     if (c4 < cols) {
       // The tail (< 4 values) through one vector; missing lanes are exp(-inf) = 0.

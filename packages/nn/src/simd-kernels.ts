@@ -52,6 +52,7 @@ interface Exports {
   exp_fwd(x: number, y: number, n: number): void;
   layer_norm_fwd(x: number, w: number, b: number, y: number, rows: number, c: number, eps: number): void;
   layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
+  transpose_batch(src: number, dst: number, batch: number, rows: number, cols: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
   softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
@@ -143,6 +144,11 @@ export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array
 /** `y = exp(x)` over a float32 array. */
 export function expSimd(x: Float32Array, y: Float32Array): void {
   elementwise([x], [y], ([px, py], n) => kernels().exp_fwd(px as number, py as number, n));
+}
+
+/** Writes the transpose of each `rows × cols` matrix of `src` (a batch of them) to `dst`. */
+export function transposeSimd(src: Float32Array, dst: Float32Array, batch: number, rows: number, cols: number): void {
+  runInModule([src], [{ out: dst }], ([ps, pd]) => kernels().transpose_batch(ps as number, pd as number, batch, rows, cols));
 }
 
 /** LayerNorm of `rows` rows of `c` floats: `y = (x − μ)/√(σ² + eps)·w + b`. */

@@ -58,14 +58,15 @@ test('gather gradient (UnsortedSegmentSum) works on wasm and matches cpu', async
   assert.equal(maxAbsDiff(results[0] as Float32Array, results[1] as Float32Array), 0);
 });
 
-test('the tiled wasm Transpose equals the cpu backend, on the shapes it takes and on the ones it passes on', async () => {
+test('the SIMD wasm Transpose equals the cpu backend, on the shapes it takes and on the ones it passes on', async () => {
   assert.equal(tf.getKernel('Transpose', 'wasm')?.kernelFunc.name, 'transposeKernel');
   const cases: Array<{ shape: number[]; perm: number[] }> = [
-    { shape: [1024, 300], perm: [1, 0] }, // taken: rows a power of two
-    { shape: [3, 512, 257], perm: [0, 2, 1] }, // taken: batched
-    { shape: [2048, 160], perm: [1, 0] },
-    { shape: [300, 1024], perm: [1, 0] }, // passed on
-    { shape: [256, 100], perm: [1, 0] }, // passed on: too small
+    { shape: [1024, 300], perm: [1, 0] },
+    { shape: [3, 512, 257], perm: [0, 2, 1] }, // batched, odd width
+    { shape: [2, 3, 197, 65], perm: [0, 1, 3, 2] }, // two batch axes, tails of 1
+    { shape: [35, 33], perm: [1, 0] }, // partial 32×32 tiles, tails of 3 and 1
+    { shape: [8, 8], perm: [1, 0] },
+    { shape: [4, 300], perm: [1, 0] }, // passed on: thin
     { shape: [4, 256, 300], perm: [1, 0, 2] }, // passed on: not a matrix transpose
   ];
   const rng = new Rng(9);
@@ -79,8 +80,10 @@ test('the tiled wasm Transpose equals the cpu backend, on the shapes it takes an
     const wasm = await run('wasm');
     assert.equal(maxAbsDiff(wasm, cpu), 0, JSON.stringify({ shape, perm }));
   }
-  // Gradients go through the same kernel.
   await use('wasm');
+  const ints = tf.tidy(() => tf.transpose(tf.tensor2d([[1, 2, 3]], [1, 3], 'int32')).dataSync().slice());
+  assert.deepEqual(Array.from(ints), [1, 2, 3]);
+  // Gradients go through the same kernel.
   const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.reshape(tf.range(0, 512 * 280), [280, 512]))))(tf.ones([512, 280])).dataSync().slice());
   assert.equal(g[1], 512);
 });
