@@ -90,8 +90,9 @@ const mmCase: Case = {
   id: 'matmul',
   label: `raw matMul ${mmN}³ (roofline)`,
   gflop: (2 * mmN ** 3) / 1e9,
-  tfjsArgs: ['matmul', String(mmN), '7'],
-  torchArgs: ['matmul', String(mmN), '7'],
+  // 30 products per process (~2 s): a short run of 7 varied 22–29 GFLOP/s between suite runs.
+  tfjsArgs: ['matmul', String(mmN), '30'],
+  torchArgs: ['matmul', String(mmN), '30'],
 };
 const cases = [mmCase, ...fwdCases, stepCase];
 

@@ -52,6 +52,7 @@ interface Exports {
   exp_fwd(x: number, y: number, n: number): void;
   layer_norm_fwd(x: number, w: number, b: number, y: number, rows: number, c: number, eps: number): void;
   layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
+  column_sum(x: number, out: number, rows: number, cols: number): void;
   transpose_batch(src: number, dst: number, batch: number, rows: number, cols: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
   softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
@@ -144,6 +145,11 @@ export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array
 /** `y = exp(x)` over a float32 array. */
 export function expSimd(x: Float32Array, y: Float32Array): void {
   elementwise([x], [y], ([px, py], n) => kernels().exp_fwd(px as number, py as number, n));
+}
+
+/** `out[j] = Σ_i x[i·cols + j]` over `rows` rows. */
+export function columnSumSimd(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+  runInModule([x], [{ out, zero: true }], ([px, po]) => kernels().column_sum(px as number, po as number, rows, cols));
 }
 
 /** Writes the transpose of each `rows × cols` matrix of `src` (a batch of them) to `dst`. */

@@ -273,3 +273,34 @@ test('wasm GatherV2 and Tile replacements equal the cpu backend on random shapes
   await use('wasm');
   assert.throws(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([0, 3], 'int32'))), /index value 3 is not in \[0, 2\]/);
 });
+
+test('wasm Sum over leading axes (SIMD column sum) equals the cpu backend; other sums pass on', async () => {
+  assert.equal(tf.getKernel('Sum', 'wasm')?.kernelFunc.name, 'sumKernel');
+  const rng = new Rng(23);
+  const cases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [
+    { shape: [784, 7], axis: 0, keepDims: false }, // taken, tail of 3
+    { shape: [4, 13, 9], axis: [0, 1], keepDims: true }, // taken, two axes
+    { shape: [5, 3, 2], axis: [1, 0], keepDims: false }, // taken, unsorted axes
+    { shape: [6, 5], axis: 1, keepDims: false }, // passed on: last axis
+    { shape: [6, 5], axis: [0, 1], keepDims: false }, // passed on: everything
+    { shape: [0, 4], axis: 0, keepDims: false }, // empty rows
+  ];
+  for (const { shape, axis, keepDims } of cases) {
+    const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const run = async (backend: string) => {
+      await use(backend);
+      return tf.tidy(() => {
+        const y = tf.sum(tf.tensor(data, shape), axis, keepDims);
+        return { shape: y.shape, v: y.dataSync().slice() };
+      });
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    const ctx = JSON.stringify({ shape, axis, keepDims });
+    assert.deepEqual(wasm.shape, cpu.shape, ctx);
+    assert.ok(maxAbsDiff(wasm.v as Float32Array, cpu.v as Float32Array) < 1e-4, ctx);
+  }
+  await use('wasm');
+  const ints = tf.tidy(() => tf.sum(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), 0).dataSync().slice());
+  assert.deepEqual(Array.from(ints), [4, 6]);
+});
