@@ -29,6 +29,6 @@ export { BatchNorm1d, type BatchNormOptions } from './layers/batch-norm.js';
 export { PatchEmbed, patchify, patchGrid, type PatchGrid } from './layers/patch-embed.js';
 export { roll } from './ops/roll.js';
 export { installWasmKernels, uninstallWasmKernels, copyBox } from './wasm-kernels.js';
-export { fusedAdamW, type AdamWScalars } from './simd-kernels.js';
+export { fusedAdamW, fusedEma, simdKernelThreads, type AdamWScalars } from './simd-kernels.js';
 export { setOpsMode, opsMode, withWeightCache, weightCacheEnabled, type OpsMode } from './ops/mode.js';
 export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';

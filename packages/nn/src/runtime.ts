@@ -38,9 +38,10 @@ export interface InitBackendOptions {
   importer?: ModuleImporter;
   /**
    * XNNPACK threads for the wasm backend (default 1). Above 1, Node runs the threaded-SIMD binary
-   * on `worker_threads` (TFJS_NOTES §1.3); the workers never hold the process open. Only matrix
-   * products and convolutions use the extra threads, and a busy second core makes it slower, so it
-   * is opt-in. Ignored by the other backends.
+   * on `worker_threads` (TFJS_NOTES §1.3); the workers never hold the process open. Matrix
+   * products and convolutions use the extra threads, and so do the large calls of the SIMD
+   * elementwise kernels (simd-threads-node.ts); a busy second core makes it slower, so it is
+   * opt-in. Ignored by the other backends.
    */
   threads?: number;
 }
@@ -76,7 +77,10 @@ async function tryPlain(name: 'wasm' | 'cpu', importer: ModuleImporter, threads:
     if (name === 'wasm' && threads > 1) {
       if (!tf.env().getBool('IS_NODE')) throw new Error('threads > 1 is only wired up for Node here');
       const { setWasmBackendThreaded } = await import('./wasm-threads-node.js');
-      await setWasmBackendThreaded(mod as WasmModuleLike, threads);
+      const got = await setWasmBackendThreaded(mod as WasmModuleLike, threads);
+      // The SIMD kernels (GELU, exp, AdamW, EMA) split large calls over as many threads.
+      const { startSimdKernelThreads } = await import('./simd-threads-node.js');
+      await startSimdKernelThreads(got);
       return null;
     }
     if (await tf.setBackend(name)) return null;

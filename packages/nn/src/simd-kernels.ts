@@ -12,6 +12,7 @@
  *
  * - `SelfPatchScaledSoftmax`, `SelfPatchSoftmaxGrad`: the attention core's `softmax(s·scale)` and
  *   its gradient, one kernel each instead of 2 and 5 (ops/attention.ts; thousands of slices/step).
+ * - `SelfPatchEma`: the momentum teacher's `t·m + s·(1 − m)` in one pass instead of three kernels.
  * - `SelfPatchAdamW`: one AdamW update of a parameter, its two moments in one pass instead of ~12
  *   kernels (the optimizer walks ~150 tensors, 33 M values, for ViT-Ti with the DINO heads).
  *
@@ -24,7 +25,7 @@
  * cpu backend in the tests and by the golden fixtures on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SIMD_KERNELS_WASM } from './simd-kernels-wasm.js';
+import { SIMD_KERNELS_SHARED_WASM, SIMD_KERNELS_WASM } from './simd-kernels-wasm.js';
 
 export const GELU_KERNEL = 'SelfPatchGelu';
 export const GELU_GRAD_KERNEL = 'SelfPatchGeluGrad';
@@ -32,6 +33,7 @@ export const GELU_GRAD_KERNEL = 'SelfPatchGeluGrad';
 export const LAYER_NORM_KERNEL = 'SelfPatchLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'SelfPatchLayerNormGrad';
 export const ADAMW_KERNEL = 'SelfPatchAdamW';
+export const EMA_KERNEL = 'SelfPatchEma';
 export const SCALED_SOFTMAX_KERNEL = 'SelfPatchScaledSoftmax';
 export const SOFTMAX_GRAD_KERNEL = 'SelfPatchSoftmaxGrad';
 
@@ -46,12 +48,12 @@ export interface AdamWScalars {
 }
 
 interface Exports {
-  memory: WebAssembly.Memory;
   gelu_fwd(x: number, y: number, n: number): void;
   gelu_bwd(dy: number, x: number, dx: number, n: number): void;
   exp_fwd(x: number, y: number, n: number): void;
   layer_norm_fwd(x: number, w: number, b: number, y: number, rows: number, c: number, eps: number): void;
   layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
+  ema_step(t: number, s: number, out: number, n: number, m: number, oneMinusM: number): void;
   column_sum(x: number, out: number, rows: number, cols: number): void;
   transpose_batch(src: number, dst: number, batch: number, rows: number, cols: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
@@ -71,15 +73,51 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-let exportsCache: Exports | null = null;
+/**
+ * Splits elementwise kernel calls over threads (Node with `threads > 1`: simd-threads-node.ts).
+ * `run` calls `local(jobs[0])` on this thread and the other jobs on workers, and returns when all
+ * are done.
+ */
+export interface KernelPool {
+  readonly size: number;
+  run(name: string, jobs: number[][], local: (args: number[]) => void): void;
+}
 
-/** Instantiates the module once (synchronously: it is 2 KB, under every engine's sync limit). */
-function kernels(): Exports {
-  if (!exportsCache) {
+let current: { exports: Exports; memory: WebAssembly.Memory } | null = null;
+let pool: KernelPool | null = null;
+
+/** The active module: the own-memory build unless {@link useSharedKernels} switched it. */
+function kernelModule(): { exports: Exports; memory: WebAssembly.Memory } {
+  if (!current) {
+    // Synchronous instantiation: the module is ~18 KB, under every engine's sync limit.
     const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(SIMD_KERNELS_WASM)), {});
-    exportsCache = instance.exports as unknown as Exports;
+    current = { exports: instance.exports as unknown as Exports, memory: instance.exports.memory as WebAssembly.Memory };
   }
-  return exportsCache;
+  return current;
+}
+
+function kernels(): Exports {
+  return kernelModule().exports;
+}
+
+/** The shared-memory build (compiled, not instantiated), for the main thread and kernel workers. */
+export function sharedKernelModule(): WebAssembly.Module {
+  return new WebAssembly.Module(decodeBase64(SIMD_KERNELS_SHARED_WASM));
+}
+
+/**
+ * Switches the kernels to the shared-memory build on `memory` and splits large elementwise calls
+ * over `kernelPool` (null: back to one thread on the same module).
+ */
+export function useSharedKernels(module: WebAssembly.Module, memory: WebAssembly.Memory, kernelPool: KernelPool | null): void {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  current = { exports: instance.exports as unknown as Exports, memory };
+  pool = kernelPool;
+}
+
+/** Threads the elementwise kernels run on (1 unless {@link useSharedKernels} gave a pool). */
+export function simdKernelThreads(): number {
+  return pool?.size ?? 1;
 }
 
 /**
@@ -90,7 +128,7 @@ function kernels(): Exports {
 const padded = (n: number): number => Math.ceil(n / 16) * 16;
 
 function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array; zero?: boolean }>, kernel: (ptrs: number[]) => void): void {
-  const k = kernels();
+  const k = kernelModule();
   const lengths = [...inputs.map((a) => a.length), ...outputs.map((o) => o.out.length)];
   const ptrs: number[] = [];
   // The stack (64 KB) comes first (--stack-first); constants follow. Buffers start at 128 KB.
@@ -119,32 +157,51 @@ function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array;
 /** Elements per call of an elementwise kernel: bounds the module's memory (it never shrinks). */
 const CHUNK = 1 << 20;
 
-/** Runs an elementwise kernel over equal-length arrays in chunks; `kernel(ptrs, paddedLength)`. */
-function elementwise(inputs: Float32Array[], outputs: Float32Array[], kernel: (ptrs: number[], n: number) => void): void {
+/** Padded lengths from which a call is split over the pool: below, the hand-off costs more. */
+const PARALLEL_MIN = 1 << 16;
+
+type ElementwiseKernel = 'gelu_fwd' | 'gelu_bwd' | 'exp_fwd' | 'adamw_step' | 'ema_step';
+
+/** `name(...ptrs, n, ...scalars)`, over the pool's threads in equal parts when it is large. */
+function callSplit(name: ElementwiseKernel, ptrs: number[], n: number, scalars: number[]): void {
+  const f = kernels()[name] as unknown as (...args: number[]) => void;
+  const parts = pool !== null && n >= PARALLEL_MIN ? pool.size : 1;
+  if (parts === 1 || pool === null) {
+    f(...ptrs, n, ...scalars);
+    return;
+  }
+  const per = padded(Math.ceil(n / parts));
+  const jobs: number[][] = [];
+  for (let s = 0; s < n; s += per) jobs.push([...ptrs.map((p) => p + s * 4), Math.min(per, n - s), ...scalars]);
+  pool.run(name, jobs, (args) => f(...args));
+}
+
+/** Runs an elementwise kernel `name(...ptrs, n, ...scalars)` over equal-length arrays, in chunks. */
+function elementwise(name: ElementwiseKernel, inputs: Float32Array[], outputs: Float32Array[], scalars: number[] = []): void {
   const n = outputs[0]?.length ?? 0;
   for (let at = 0; at < n; at += CHUNK) {
     const end = Math.min(n, at + CHUNK);
     runInModule(
       inputs.map((a) => a.subarray(at, end)),
       outputs.map((o) => ({ out: o.subarray(at, end) })),
-      (ptrs) => kernel(ptrs, padded(end - at)),
+      (ptrs) => callSplit(name, ptrs, padded(end - at), scalars),
     );
   }
 }
 
 /** `y = x·Φ(x)` over a float32 array. */
 export function geluSimd(x: Float32Array, y: Float32Array): void {
-  elementwise([x], [y], ([px, py], n) => kernels().gelu_fwd(px as number, py as number, n));
+  elementwise('gelu_fwd', [x], [y]);
 }
 
 /** `dx = dy·(Φ(x) + x·φ(x))` over float32 arrays. */
 export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
-  elementwise([dy, x], [dx], ([pd, px, po], n) => kernels().gelu_bwd(pd as number, px as number, po as number, n));
+  elementwise('gelu_bwd', [dy, x], [dx]);
 }
 
 /** `y = exp(x)` over a float32 array. */
 export function expSimd(x: Float32Array, y: Float32Array): void {
-  elementwise([x], [y], ([px, py], n) => kernels().exp_fwd(px as number, py as number, n));
+  elementwise('exp_fwd', [x], [y]);
 }
 
 /** `out[j] = Σ_i x[i·cols + j]` over `rows` rows. */
@@ -210,21 +267,18 @@ function adamwKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap
   const be = backend as WasmBackendLike;
   const outs = [be.makeOutput(param.shape, 'float32'), be.makeOutput(param.shape, 'float32'), be.makeOutput(param.shape, 'float32')];
   const [p, g, m, v, po, mo, vo] = [param, grad, expAvg, expAvgSq, ...outs].map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
-  elementwise([p, g, m, v] as Float32Array[], [po, mo, vo] as Float32Array[], (ptrs, n) =>
-    kernels().adamw_step(
-      ...(ptrs as [number, number, number, number, number, number, number]),
-      n,
-      a.decay,
-      a.beta1,
-      1 - a.beta1,
-      a.beta2,
-      1 - a.beta2,
-      a.bc2Sqrt,
-      a.eps,
-      a.stepSize,
-    ),
-  );
+  elementwise('adamw_step', [p, g, m, v] as Float32Array[], [po, mo, vo] as Float32Array[], [a.decay, a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.bc2Sqrt, a.eps, a.stepSize]);
   return outs;
+}
+
+function emaKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const { teacher, student } = inputs as { teacher: tf.TensorInfo; student: tf.TensorInfo };
+  const m = (attrs as unknown as { momentum: number }).momentum;
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput(teacher.shape, 'float32');
+  const v = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+  elementwise('ema_step', [v(teacher), v(student)], [v(out)], [m, 1 - m]);
+  return out;
 }
 
 function lastAxis(x: tf.TensorInfo): { rows: number; c: number } {
@@ -284,6 +338,7 @@ const FUSED: Array<[string, (a: { inputs: tf.NamedTensorInfoMap; attrs?: tf.Name
   [LAYER_NORM_KERNEL, layerNormKernel],
   [LAYER_NORM_GRAD_KERNEL, layerNormGradKernel],
   [ADAMW_KERNEL, adamwKernel],
+  [EMA_KERNEL, emaKernel],
   [SCALED_SOFTMAX_KERNEL, scaledSoftmaxKernel],
   [SOFTMAX_GRAD_KERNEL, softmaxGradKernel],
 ];
@@ -313,6 +368,21 @@ export function fusedAdamW(param: tf.Tensor, grad: tf.Tensor, expAvg: tf.Tensor,
   if (tf.getBackend() !== 'wasm' || tf.getKernel(ADAMW_KERNEL, 'wasm') === undefined) return null;
   if ([param, grad, expAvg, expAvgSq].some((t) => t.dtype !== 'float32')) return null;
   return tf.engine().runKernel(ADAMW_KERNEL, { param, grad, expAvg, expAvgSq }, s as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/**
+ * `teacher·m + student·(1 − m)` as one fused kernel on wasm, or null elsewhere (the caller runs the
+ * composite, which gives the same float32 values).
+ *
+ * @example
+ * ```ts
+ * const next = fusedEma(teacherParam, studentParam, 0.996) ?? tf.add(tf.mul(teacherParam, 0.996), tf.mul(studentParam, 0.004));
+ * ```
+ */
+export function fusedEma(teacher: tf.Tensor, student: tf.Tensor, momentum: number): tf.Tensor | null {
+  if (tf.getBackend() !== 'wasm' || tf.getKernel(EMA_KERNEL, 'wasm') === undefined) return null;
+  if (teacher.dtype !== 'float32' || student.dtype !== 'float32' || teacher.size !== student.size) return null;
+  return tf.engine().runKernel(EMA_KERNEL, { teacher, student }, { momentum }) as tf.Tensor;
 }
 
 /** Whether `layerNorm()` can use the fused kernels on the active backend. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { use, maxAbsDiff } from '@selfpatch/nn/testing';
-import { Rng, fusedAdamW, gelu, layerNorm } from '../src/index.js';
+import { Rng, fusedAdamW, fusedEma, gelu, layerNorm } from '../src/index.js';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
@@ -303,4 +303,24 @@ test('wasm Sum over leading axes (SIMD column sum) equals the cpu backend; other
   await use('wasm');
   const ints = tf.tidy(() => tf.sum(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), 0).dataSync().slice());
   assert.deepEqual(Array.from(ints), [4, 6]);
+});
+
+test('fused EMA on wasm equals the composite t·m + s·(1 − m) exactly; none on cpu', async () => {
+  const rng = new Rng(31);
+  const t = Float32Array.from({ length: 1031 }, () => rng.normal());
+  const st = Float32Array.from({ length: 1031 }, () => rng.normal());
+  await use('cpu');
+  const none = tf.tidy(() => fusedEma(tf.tensor1d(t), tf.tensor1d(st), 0.996) ?? tf.scalar(-1));
+  assert.equal(none.dataSync()[0], -1, 'no fused kernel on cpu');
+  none.dispose();
+  await use('wasm');
+  const [fused, composite] = tf.tidy(() => {
+    const a = tf.tensor1d(t);
+    const b = tf.tensor1d(st);
+    const f = fusedEma(a, b, 0.996);
+    assert.ok(f, 'fused kernel on wasm');
+    return [f.dataSync().slice(), tf.add(tf.mul(a, 0.996), tf.mul(b, 1 - 0.996)).dataSync().slice()];
+  });
+  assert.equal(maxAbsDiff(fused as Float32Array, composite as Float32Array), 0);
+  assert.ok(maxAbsDiff(fused as Float32Array, t) > 1e-4, 'the teacher moved');
 });

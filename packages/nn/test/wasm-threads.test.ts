@@ -17,13 +17,14 @@ function runScript(lines: string[], timeoutMs = 60_000): { status: number | null
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.slice(-2000), signal: r.signal };
 }
 
-// A matMul and a linear layer's gradients on 2 XNNPACK threads equal the 1-thread results bit for
-// bit, and the process then exits on its own (no process.exit) well before the timeout.
+// A matMul and a linear layer's gradients on 2 XNNPACK threads equal the 1-thread results, the
+// SIMD elementwise kernels split over 2 threads give the same bits, and the process then exits on
+// its own (no process.exit) well before the timeout.
 test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itself', () => {
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend } from '@selfpatch/nn/runtime';",
-    "import { linear } from '@selfpatch/nn';",
+    "import { gelu, linear, simdKernelThreads } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -31,7 +32,11 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const [gx, gw] = g([a, w]);',
     'const y = linear(a, w);',
     "const sum = (t) => Array.from(t.dataSync()).reduce((s, v, i) => s + v * ((i % 7) + 1), 0);",
-    'console.log(JSON.stringify({ info, y: sum(y), gx: sum(gx), gw: sum(gw) }));',
+    // Long enough to be split over the kernel threads, odd so the parts and the tail differ.
+    'const big = tf.tensor1d(Array.from({ length: 200003 }, (_, i) => Math.sin(i * 0.37) * 4));',
+    'const ge = gelu(big);',
+    'const gg = tf.grad((t) => tf.sum(tf.mul(gelu(t), tf.exp(tf.mul(t, 0.1)))))(big);',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -45,6 +50,12 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   for (const k of ['y', 'gx', 'gw']) {
     assert.ok(Number.isFinite(r1[k]), k);
     assert.ok(Math.abs(r1[k] - r2[k]) <= 1e-5 * Math.abs(r1[k]), `${k}: ${r1[k]} vs ${r2[k]}`);
+  }
+  assert.equal(r1.kt, 1);
+  assert.equal(r2.kt, 2);
+  for (const k of ['ge', 'gg']) {
+    assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
+    assert.equal(r2[k], r1[k], `${k} split over threads`);
   }
 });
 

@@ -3,7 +3,7 @@
  * frozen ones included, `θ_t ← m·θ_t + (1−m)·θ_s`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, type Module } from '@selfpatch/nn';
+import { fusedEma, ShapeError, type Module } from '@selfpatch/nn';
 
 export function emaUpdate(teacher: Module, student: Module, momentum: number): void {
   const t = teacher.namedParameters();
@@ -12,7 +12,8 @@ export function emaUpdate(teacher: Module, student: Module, momentum: number): v
     for (const [name, vt] of t) {
       const vs = s.get(name);
       if (!vs) throw new ShapeError(`EMA: student has no parameter '${name}'`);
-      vt.assign(tf.add(tf.mul(vt, momentum), tf.mul(vs, 1 - momentum)));
+      // One fused pass on wasm (same float32 values as the composite).
+      vt.assign(fusedEma(vt, vs, momentum) ?? tf.add(tf.mul(vt, momentum), tf.mul(vs, 1 - momentum)));
     }
   });
 }
