@@ -28,13 +28,11 @@ static void transpose_tile(const float *src, float *dst, int rows, int cols, int
     for (int j = j0; j < j1; j++) dst[(long)j * rows + i] = src[(long)i * cols + j];
 }
 
-__attribute__((export_name("transpose_batch"))) void transpose_batch(const float *src, float *dst, int batch, int rows, int cols) {
+// Rows [r0, r1) of one rows x cols matrix into its transpose (dst has `rows` columns): callers
+// split a large matrix over threads by rows.
+__attribute__((export_name("transpose_rows"))) void transpose_rows(const float *src, float *dst, int rows, int cols, int r0, int r1) {
   const int T = 32;
-  for (int b = 0; b < batch; b++) {
-    const float *s = src + (long)b * rows * cols;
-    float *d = dst + (long)b * rows * cols;
-    for (int i0 = 0; i0 < rows; i0 += T)
-      for (int j0 = 0; j0 < cols; j0 += T)
-        transpose_tile(s, d, rows, cols, i0, i0 + T < rows ? i0 + T : rows, j0, j0 + T < cols ? j0 + T : cols);
-  }
+  for (int i0 = r0; i0 < r1; i0 += T)
+    for (int j0 = 0; j0 < cols; j0 += T)
+      transpose_tile(src, dst, rows, cols, i0, i0 + T < r1 ? i0 + T : r1, j0, j0 + T < cols ? j0 + T : cols);
 }

@@ -55,7 +55,7 @@ interface Exports {
   layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
   ema_step(t: number, s: number, out: number, n: number, m: number, oneMinusM: number): void;
   column_sum(x: number, out: number, rows: number, cols: number): void;
-  transpose_batch(src: number, dst: number, batch: number, rows: number, cols: number): void;
+  transpose_rows(src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
   softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
@@ -161,6 +161,10 @@ const CHUNK = 1 << 20;
 const PARALLEL_MIN = 1 << 16;
 
 type ElementwiseKernel = 'gelu_fwd' | 'gelu_bwd' | 'exp_fwd' | 'adamw_step' | 'ema_step';
+type RowKernel = 'transpose_rows' | 'layer_norm_fwd' | 'scaled_softmax' | 'softmax_grad';
+
+/** Kernels a {@link KernelPool} worker may be asked to run (its mailbox carries the index). */
+export const POOL_KERNELS: readonly string[] = ['gelu_fwd', 'gelu_bwd', 'exp_fwd', 'adamw_step', 'ema_step', 'transpose_rows', 'layer_norm_fwd', 'scaled_softmax', 'softmax_grad'];
 
 /** `name(...ptrs, n, ...scalars)`, over the pool's threads in equal parts when it is large. */
 function callSplit(name: ElementwiseKernel, ptrs: number[], n: number, scalars: number[]): void {
@@ -173,6 +177,23 @@ function callSplit(name: ElementwiseKernel, ptrs: number[], n: number, scalars: 
   const per = padded(Math.ceil(n / parts));
   const jobs: number[][] = [];
   for (let s = 0; s < n; s += per) jobs.push([...ptrs.map((p) => p + s * 4), Math.min(per, n - s), ...scalars]);
+  pool.run(name, jobs, (args) => f(...args));
+}
+
+/**
+ * A row-wise kernel over `rows` rows of `rowSize` floats: `argsFor(r0, r1)` is the argument list
+ * for rows `[r0, r1)`; large calls are split by rows over the pool's threads.
+ */
+function callRows(name: RowKernel, rows: number, rowSize: number, argsFor: (r0: number, r1: number) => number[]): void {
+  const f = kernels()[name] as unknown as (...args: number[]) => void;
+  const parts = pool !== null && rows * rowSize >= PARALLEL_MIN ? Math.min(pool.size, rows) : 1;
+  if (parts === 1 || pool === null) {
+    f(...argsFor(0, rows));
+    return;
+  }
+  const per = Math.ceil(rows / parts);
+  const jobs: number[][] = [];
+  for (let r = 0; r < rows; r += per) jobs.push(argsFor(r, Math.min(rows, r + per)));
   pool.run(name, jobs, (args) => f(...args));
 }
 
@@ -211,12 +232,19 @@ export function columnSumSimd(x: Float32Array, out: Float32Array, rows: number, 
 
 /** Writes the transpose of each `rows × cols` matrix of `src` (a batch of them) to `dst`. */
 export function transposeSimd(src: Float32Array, dst: Float32Array, batch: number, rows: number, cols: number): void {
-  runInModule([src], [{ out: dst }], ([ps, pd]) => kernels().transpose_batch(ps as number, pd as number, batch, rows, cols));
+  runInModule([src], [{ out: dst }], ([ps, pd]) => {
+    for (let b = 0; b < batch; b++) {
+      const off = b * rows * cols * 4;
+      callRows('transpose_rows', rows, cols, (r0, r1) => [(ps as number) + off, (pd as number) + off, rows, cols, r0, r1]);
+    }
+  });
 }
 
 /** LayerNorm of `rows` rows of `c` floats: `y = (x − μ)/√(σ² + eps)·w + b`. */
 export function layerNormSimd(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, c: number, eps: number): void {
-  runInModule([x, w, b], [{ out: y }], ([px, pw, pb, py]) => kernels().layer_norm_fwd(px as number, pw as number, pb as number, py as number, rows, c, eps));
+  runInModule([x, w, b], [{ out: y }], ([px, pw, pb, py]) =>
+    callRows('layer_norm_fwd', rows, c, (r0, r1) => [(px as number) + r0 * c * 4, pw as number, pb as number, (py as number) + r0 * c * 4, r1 - r0, c, eps]),
+  );
 }
 
 /** Gradients of {@link layerNormSimd}: `dx`, and `dw`, `db` summed over rows. */
@@ -292,7 +320,9 @@ function scaledSoftmaxKernel({ inputs, attrs, backend }: { inputs: tf.NamedTenso
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'float32');
   const { rows, c } = lastAxis(x);
-  runInModule([be.typedArrayFromHeap(x)], [{ out: be.typedArrayFromHeap(out) }], ([px, po]) => kernels().scaled_softmax(px as number, po as number, rows, c, scale));
+  runInModule([be.typedArrayFromHeap(x)], [{ out: be.typedArrayFromHeap(out) }], ([px, po]) =>
+    callRows('scaled_softmax', rows, c, (r0, r1) => [(px as number) + r0 * c * 4, (po as number) + r0 * c * 4, r1 - r0, c, scale]),
+  );
   return out;
 }
 
@@ -303,7 +333,7 @@ function softmaxGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorI
   const out = be.makeOutput(p.shape, 'float32');
   const { rows, c } = lastAxis(p);
   runInModule([be.typedArrayFromHeap(p), be.typedArrayFromHeap(dp)], [{ out: be.typedArrayFromHeap(out) }], ([pp, pd, po]) =>
-    kernels().softmax_grad(pp as number, pd as number, po as number, rows, c, scale),
+    callRows('softmax_grad', rows, c, (r0, r1) => [(pp as number) + r0 * c * 4, (pd as number) + r0 * c * 4, (po as number) + r0 * c * 4, r1 - r0, c, scale]),
   );
   return out;
 }

@@ -3,8 +3,8 @@
  * { threads: N })`. XNNPACK spreads only matrix products and convolutions over its pthreads
  * (TFJS_NOTES §1.3); a 2-thread ViT-Ti training step still spent ~1.5 s in single-threaded
  * elementwise kernels (GELU above all). Here N − 1 `worker_threads` instantiate the shared-memory
- * build of the kernels on the main thread's memory, and large elementwise calls are split in N
- * equal parts.
+ * build of the kernels on the main thread's memory, and large elementwise and row-wise calls
+ * (GELU, exp, AdamW, EMA; transposes, LayerNorm forward, the attention softmax) are split in N parts.
  *
  * Why by hand: the hand-off has to be synchronous (tfjs kernels are synchronous), so it is a
  * `SharedArrayBuffer` mailbox per worker with `Atomics.wait`/`notify` (~10 µs), which no pool
@@ -12,7 +12,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { SelfPatchError } from './errors.js';
-import { sharedKernelModule, useSharedKernels, type KernelPool } from './simd-kernels.js';
+import { POOL_KERNELS, sharedKernelModule, useSharedKernels, type KernelPool } from './simd-kernels.js';
 
 /** Mailbox layout: Int32 [state, name index, argc, failed] then Float64 args. */
 const ARGS_OFFSET = 16;
@@ -48,7 +48,6 @@ export class KernelThreadError extends SelfPatchError {
   }
 }
 
-const NAMES = ['gelu_fwd', 'gelu_bwd', 'exp_fwd', 'adamw_step', 'ema_step'];
 
 class WorkerPool implements KernelPool {
   private readonly boxes: Array<{ st: Int32Array; args: Float64Array }>;
@@ -65,7 +64,7 @@ class WorkerPool implements KernelPool {
   }
 
   run(name: string, jobs: number[][], local: (args: number[]) => void): void {
-    const index = NAMES.indexOf(name);
+    const index = POOL_KERNELS.indexOf(name);
     if (index < 0) throw new Error(`no worker entry for kernel ${name}`);
     const posted = jobs.slice(1).map((job, w) => {
       const box = this.boxes[w] as { st: Int32Array; args: Float64Array };
@@ -116,7 +115,7 @@ export async function startSimdKernelThreads(threads: number): Promise<void> {
   }
   const mailboxes = Array.from({ length: threads - 1 }, () => new SharedArrayBuffer(ARGS_OFFSET + 8 * MAX_ARGS));
   const workers = mailboxes.map(
-    (mailbox) => new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, mailbox, names: NAMES } }),
+    (mailbox) => new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, mailbox, names: POOL_KERNELS } }),
   );
   await Promise.all(
     workers.map(

@@ -24,7 +24,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend } from '@selfpatch/nn/runtime';",
-    "import { gelu, linear, simdKernelThreads } from '@selfpatch/nn';",
+    "import { gelu, layerNorm, linear, simdKernelThreads } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -36,7 +36,10 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const big = tf.tensor1d(Array.from({ length: 200003 }, (_, i) => Math.sin(i * 0.37) * 4));',
     'const ge = gelu(big);',
     'const gg = tf.grad((t) => tf.sum(tf.mul(gelu(t), tf.exp(tf.mul(t, 0.1)))))(big);',
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg) }));',
+    // Row-wise kernels split by rows: a matrix transpose and a LayerNorm.
+    'const tr = tf.transpose(tf.reshape(tf.slice(big, 0, 601 * 333), [601, 333]));',
+    'const ln = layerNorm(tf.reshape(tf.slice(big, 0, 1001 * 192), [1001, 192]), tf.linspace(0.5, 1.5, 192), tf.linspace(-1, 1, 192), 1e-6);',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -53,7 +56,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   }
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
-  for (const k of ['ge', 'gg']) {
+  for (const k of ['ge', 'gg', 'tr', 'ln']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }
