@@ -207,7 +207,7 @@ const md = [
   '|---|---|---|---|',
   ...targets.map(
     (t) =>
-      `| ${t.threads} | ${fmt(t.step_ratio, 2)} ${t.step_ratio_ok ? '✓' : '✗'} | ${fmt(t.forward_ratio, 2)} ${t.forward_ratio_ok ? '✓' : '✗'} | ${fmt(t.step_roofline_fraction * 100, 0)}% ${t.step_roofline_ok ? '✓' : '✗'} |`,
+      `| ${t.threads} | ${fmt(t.step_ratio, 2)} ${t.step_ratio_ok ? '✓' : '✗'} | ${fmt(t.forward_ratio, 2)} ${t.forward_ratio_ok ? '✓' : '✗'} | ${fmt(t.step_roofline_fraction * 100, 1)}% ${t.step_roofline_ok ? '✓' : '✗'} |`,
   ),
 ].join('\n');
 
