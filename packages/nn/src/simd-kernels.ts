@@ -89,7 +89,7 @@ let pool: KernelPool | null = null;
 /** The active module: the own-memory build unless {@link useSharedKernels} switched it. */
 function kernelModule(): { exports: Exports; memory: WebAssembly.Memory } {
   if (!current) {
-    // Synchronous instantiation: the module is ~18 KB, under every engine's sync limit.
+    // Synchronous compilation: the module is ~19 KB; Chromium allows up to 8 MB on a page's main thread.
     const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(SIMD_KERNELS_WASM)), {});
     current = { exports: instance.exports as unknown as Exports, memory: instance.exports.memory as WebAssembly.Memory };
   }
@@ -120,13 +120,14 @@ export function simdKernelThreads(): number {
   return pool?.size ?? 1;
 }
 
-/**
- * Copies `inputs` into the module's memory, each zero-padded to a multiple of 16 floats (the
- * elementwise kernels run four whole SIMD vectors per iteration), reserves `outputs` after them (zeroed when `zero`, for
- * accumulators), calls `kernel` with the addresses (inputs first) and copies the outputs back.
- */
+/** Buffer lengths are padded to 16 floats: the elementwise kernels run four SIMD vectors a step. */
 const padded = (n: number): number => Math.ceil(n / 16) * 16;
 
+/**
+ * Copies `inputs` into the module's memory, each zero-padded to {@link padded} length, reserves
+ * `outputs` after them (zeroed when `zero`, for accumulators), calls `kernel` with the addresses
+ * (inputs first) and copies the outputs back.
+ */
 function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array; zero?: boolean }>, kernel: (ptrs: number[]) => void): void {
   const k = kernelModule();
   const lengths = [...inputs.map((a) => a.length), ...outputs.map((o) => o.out.length)];
