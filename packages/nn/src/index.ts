@@ -15,7 +15,7 @@ export { matmul2d, linear } from './ops/matmul.js';
 export { gelu } from './ops/gelu.js';
 export { stopGradient } from './ops/stop-gradient.js';
 export { l2norm, l2normalize } from './ops/normalize.js';
-export { defineOp, type OpBody, type GradFn } from './ops/custom-op.js';
+export { defineOp, defineOpFamily, type OpBody, type GradFn } from './ops/custom-op.js';
 export { layerNorm } from './ops/layer-norm.js';
 export { scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
 export { Linear, type LinearOptions, type LinearInit } from './layers/linear.js';

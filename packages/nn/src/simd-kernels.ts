@@ -61,6 +61,8 @@ interface Exports {
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
 }
 
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
@@ -265,7 +267,7 @@ export function layerNormGradSimd(
   );
 }
 
-function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+function geluKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'float32');
@@ -273,7 +275,7 @@ function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backen
   return out;
 }
 
-function geluGradKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+function geluGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'float32');
@@ -282,7 +284,7 @@ function geluGradKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; ba
 }
 
 /** The stock `Exp` replaced for float32 input (wasm-kernels.ts keeps the stock one for others). */
-export function expKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+export function expKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'float32');
@@ -290,7 +292,7 @@ export function expKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; 
   return out;
 }
 
-function adamwKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+function adamwKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const { param, grad, expAvg, expAvgSq } = inputs as { param: tf.TensorInfo; grad: tf.TensorInfo; expAvg: tf.TensorInfo; expAvgSq: tf.TensorInfo };
   const a = attrs as unknown as AdamWScalars;
   const be = backend as WasmBackendLike;
@@ -300,7 +302,7 @@ function adamwKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap
   return outs;
 }
 
-function emaKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function emaKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { teacher, student } = inputs as { teacher: tf.TensorInfo; student: tf.TensorInfo };
   const m = (attrs as unknown as { momentum: number }).momentum;
   const be = backend as WasmBackendLike;
@@ -315,31 +317,35 @@ function lastAxis(x: tf.TensorInfo): { rows: number; c: number } {
   return { rows: c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c, c };
 }
 
-function scaledSoftmaxKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+/**
+ * `name(...rowPtrs, rows, c, ...scalars)` for a kernel whose every buffer is `rows × c` row-major
+ * (the softmax pair): copies in, splits by rows over the pool, copies the output back.
+ */
+function rowMajor(name: 'scaled_softmax' | 'softmax_grad', inputs: Float32Array[], out: Float32Array, rows: number, c: number, scalars: number[]): void {
+  runInModule(inputs, [{ out }], (ptrs) => callRows(name, rows, c, (r0, r1) => [...ptrs.map((p) => p + r0 * c * 4), r1 - r0, c, ...scalars]));
+}
+
+function scaledSoftmaxKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const scale = (attrs as unknown as { scale: number }).scale;
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'float32');
   const { rows, c } = lastAxis(x);
-  runInModule([be.typedArrayFromHeap(x)], [{ out: be.typedArrayFromHeap(out) }], ([px, po]) =>
-    callRows('scaled_softmax', rows, c, (r0, r1) => [(px as number) + r0 * c * 4, (po as number) + r0 * c * 4, r1 - r0, c, scale]),
-  );
+  rowMajor('scaled_softmax', [be.typedArrayFromHeap(x)], be.typedArrayFromHeap(out), rows, c, [scale]);
   return out;
 }
 
-function softmaxGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function softmaxGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { p, dp } = inputs as { p: tf.TensorInfo; dp: tf.TensorInfo };
   const scale = (attrs as unknown as { scale: number }).scale;
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(p.shape, 'float32');
   const { rows, c } = lastAxis(p);
-  runInModule([be.typedArrayFromHeap(p), be.typedArrayFromHeap(dp)], [{ out: be.typedArrayFromHeap(out) }], ([pp, pd, po]) =>
-    callRows('softmax_grad', rows, c, (r0, r1) => [(pp as number) + r0 * c * 4, (pd as number) + r0 * c * 4, (po as number) + r0 * c * 4, r1 - r0, c, scale]),
-  );
+  rowMajor('softmax_grad', [be.typedArrayFromHeap(p), be.typedArrayFromHeap(dp)], be.typedArrayFromHeap(out), rows, c, [scale]);
   return out;
 }
 
-function layerNormKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function layerNormKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias: tf.TensorInfo };
   const eps = (attrs as unknown as { eps: number }).eps;
   const be = backend as WasmBackendLike;
@@ -349,7 +355,7 @@ function layerNormKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInf
   return out;
 }
 
-function layerNormGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+function layerNormGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const { dy, x, weight } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; weight: tf.TensorInfo };
   const eps = (attrs as unknown as { eps: number }).eps;
   const be = backend as WasmBackendLike;
@@ -363,7 +369,7 @@ function layerNormGradKernel({ inputs, attrs, backend }: { inputs: tf.NamedTenso
   return [dx, dw, db];
 }
 
-const FUSED: Array<[string, (a: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }) => tf.TensorInfo | tf.TensorInfo[]]> = [
+const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]> = [
   [GELU_KERNEL, geluKernel],
   [GELU_GRAD_KERNEL, geluGradKernel],
   [LAYER_NORM_KERNEL, layerNormKernel],

@@ -38,9 +38,19 @@ interface WasmBackendLike {
   incRef(dataId: tf.DataId): void;
 }
 
-const KERNELS = ['Slice', 'Unpack', 'SplitV', 'UnsortedSegmentSum', 'Transpose', 'Identity', 'Cast', 'Exp', 'GatherV2', 'Tile', 'Sum'] as const;
-
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+type KernelImpl = (config: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+let installed = false;
+/** tfjs-backend-wasm's own kernels for the names replaced here (the fallbacks, and for uninstall). */
+const stock = new Map<string, tf.KernelConfig>();
+
+/** The stock kernel `name` on `config`: the replacements fall back to it for the cases they leave. */
+function runStock(name: string, config: KernelArgs): tf.TensorInfo {
+  const k = stock.get(name);
+  if (!k) throw new Error(`tfjs-backend-wasm has no '${name}' kernel to fall back to`);
+  return (k.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+}
 
 /** The input's buffer under a second reference (what the stock `Reshape` returns). */
 function share(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo {
@@ -50,20 +60,20 @@ function share(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo {
 
 function identityKernel(config: KernelArgs): tf.TensorInfo {
   const x = (config.inputs as { x: tf.TensorInfo }).x;
-  if (x.dtype === 'string') return (stock.get('Identity')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  if (x.dtype === 'string') return runStock('Identity', config);
   return share(config.backend as WasmBackendLike, x);
 }
 
 function simdExpKernel(config: KernelArgs): tf.TensorInfo {
   const x = (config.inputs as { x: tf.TensorInfo }).x;
   if (x.dtype === 'float32' && typeof WebAssembly !== 'undefined') return expKernel(config);
-  return (stock.get('Exp')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  return runStock('Exp', config);
 }
 
 function gatherKernel(config: KernelArgs): tf.TensorInfo {
   const { x, indices } = config.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
   const { axis, batchDims } = config.attrs as unknown as { axis: number; batchDims: number };
-  if (batchDims !== 0 || x.dtype === 'string') return (stock.get('GatherV2')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  if (batchDims !== 0 || x.dtype === 'string') return runStock('GatherV2', config);
   const be = config.backend as WasmBackendLike;
   const ax = tf.util.parseAxisParam(axis, x.shape)[0] as number;
   const axisDim = x.shape[ax] as number;
@@ -118,7 +128,7 @@ function tileInto(src: TypedArray, shape: readonly number[], reps: readonly numb
 function tileKernel(config: KernelArgs): tf.TensorInfo {
   const x = (config.inputs as { x: tf.TensorInfo }).x;
   const reps = (config.attrs as unknown as { reps: number[] }).reps;
-  if (x.dtype === 'string') return (stock.get('Tile')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  if (x.dtype === 'string') return runStock('Tile', config);
   const be = config.backend as WasmBackendLike;
   const outShape = x.shape.map((d, i) => d * (reps[i] as number));
   const out = be.makeOutput(outShape, x.dtype);
@@ -133,7 +143,7 @@ function sumKernel(config: KernelArgs): tf.TensorInfo {
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
   const k = axes.length;
   const leading = k > 0 && k < x.shape.length && axes.every((a, i) => a === i);
-  if (!leading || x.dtype !== 'float32') return (stock.get('Sum')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  if (!leading || x.dtype !== 'float32') return runStock('Sum', config);
   const be = config.backend as WasmBackendLike;
   const kept = x.shape.slice(k);
   const out = be.makeOutput(keepDims ? [...x.shape.slice(0, k).map(() => 1), ...kept] : kept, 'float32');
@@ -156,7 +166,7 @@ function castKernel(config: KernelArgs): tf.TensorInfo {
     for (let i = 0; i < src.length; i++) dst[i] = src[i] !== 0 ? 1 : 0;
     return out;
   }
-  return (stock.get('Cast')?.kernelFunc as unknown as (c: KernelArgs) => tf.TensorInfo)(config);
+  return runStock('Cast', config);
 }
 
 function stridesOf(shape: readonly number[]): number[] {
@@ -212,14 +222,14 @@ function sliceInfo(backend: WasmBackendLike, x: tf.TensorInfo, begin: number[], 
   return out;
 }
 
-function sliceKernel({ inputs, attrs, backend }: tf.KernelConfig['kernelFunc'] extends (a: infer A) => unknown ? A : never): tf.TensorInfo {
+function sliceKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const { begin, size } = attrs as unknown as { begin: number | number[]; size: number | number[] };
   const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [number[], number[]];
   return sliceInfo(backend as unknown as WasmBackendLike, x, b, s);
 }
 
-function unpackKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+function unpackKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const value = (inputs as { value: tf.TensorInfo }).value;
   let axis = (attrs as unknown as { axis: number }).axis;
   if (axis < 0) axis += value.shape.length;
@@ -236,7 +246,7 @@ function unpackKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMa
   return outs;
 }
 
-function splitVKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
+function splitVKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const { numOrSizeSplits, axis } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
   const ax = tf.util.parseAxisParam(axis, x.shape)[0] as number;
@@ -251,7 +261,7 @@ function splitVKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMa
   });
 }
 
-function unsortedSegmentSumKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function unsortedSegmentSumKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const numSegments = (attrs as unknown as { numSegments: number }).numSegments;
   const be = backend as WasmBackendLike;
@@ -280,13 +290,13 @@ function matrixTranspose(shape: readonly number[], perm: readonly number[]): [nu
   return [batch, shape[r - 2] as number, shape[r - 1] as number];
 }
 
-function transposeKernel(config: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function transposeKernel(config: KernelArgs): tf.TensorInfo {
   const x = (config.inputs as { x: tf.TensorInfo }).x;
   const perm = (config.attrs as unknown as { perm: number[] }).perm;
   const m = matrixTranspose(x.shape, perm);
   // Matrices of at least 8×8 go to the SIMD kernel; thin ones and other permutations to the stock one.
   if (m === null || x.dtype !== 'float32' || m[1] < 8 || m[2] < 8) {
-    return (stock.get('Transpose')?.kernelFunc as unknown as (c: typeof config) => tf.TensorInfo)(config);
+    return runStock('Transpose', config);
   }
   const be = config.backend as WasmBackendLike;
   const out = be.makeOutput(perm.map((p) => x.shape[p] as number), x.dtype);
@@ -294,8 +304,20 @@ function transposeKernel(config: { inputs: tf.NamedTensorInfoMap; attrs?: tf.Nam
   return out;
 }
 
-let installed = false;
-const stock = new Map<string, tf.KernelConfig>();
+/** Every kernel replaced (or added, `UnsortedSegmentSum`) on wasm, by name. */
+const REPLACEMENTS: Record<string, KernelImpl> = {
+  Slice: sliceKernel,
+  Unpack: unpackKernel,
+  SplitV: splitVKernel,
+  UnsortedSegmentSum: unsortedSegmentSumKernel,
+  Transpose: transposeKernel,
+  Identity: identityKernel,
+  Cast: castKernel,
+  Exp: simdExpKernel,
+  GatherV2: gatherKernel,
+  Tile: tileKernel,
+  Sum: sumKernel,
+};
 
 /**
  * Replaces/adds the wasm kernels above. Idempotent.
@@ -309,41 +331,15 @@ const stock = new Map<string, tf.KernelConfig>();
  */
 export function installWasmKernels(): void {
   if (installed) return;
-  for (const name of KERNELS) {
+  for (const [name, kernelFunc] of Object.entries(REPLACEMENTS)) {
     const k = tf.getKernel(name, 'wasm');
     if (k !== undefined) {
       stock.set(name, k);
       tf.unregisterKernel(name, 'wasm');
     }
-  }
-  tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', kernelFunc: sliceKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: 'Unpack', backendName: 'wasm', kernelFunc: unpackKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: 'SplitV', backendName: 'wasm', kernelFunc: splitVKernel as unknown as tf.KernelFunc });
-  tf.registerKernel({
-    kernelName: 'UnsortedSegmentSum',
-    backendName: 'wasm',
-    kernelFunc: unsortedSegmentSumKernel as unknown as tf.KernelFunc,
-  });
-  if (stock.has('Transpose')) {
-    // The stock kernel's setup binds its wasm function; the backend runs it for the registered config.
-    tf.registerKernel({
-      kernelName: 'Transpose',
-      backendName: 'wasm',
-      kernelFunc: transposeKernel as unknown as tf.KernelFunc,
-      setupFunc: stock.get('Transpose')?.setupFunc,
-    });
-  }
-  for (const [name, kernelFunc] of [
-    ['Identity', identityKernel],
-    ['Cast', castKernel],
-    ['Exp', simdExpKernel],
-    ['GatherV2', gatherKernel],
-    ['Tile', tileKernel],
-    ['Sum', sumKernel],
-  ] as const) {
-    const k = stock.get(name);
-    // The stock setup binds the wasm function the fallback path calls.
-    if (k) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: k.setupFunc });
+    // The stock setup binds the wasm function the fallback path calls (the backend runs the setup
+    // of the registered config).
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: k?.setupFunc });
   }
   registerSimdKernels();
   installed = true;
@@ -355,7 +351,7 @@ export function installWasmKernels(): void {
  */
 export function uninstallWasmKernels(names?: readonly string[]): void {
   if (!installed) return;
-  for (const name of names ?? KERNELS) {
+  for (const name of names ?? Object.keys(REPLACEMENTS)) {
     if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
     const k = stock.get(name);
     if (k) tf.registerKernel(k);

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import { defineOp } from './custom-op.js';
+import { defineOpFamily } from './custom-op.js';
 import { matmul2d } from './matmul.js';
 import { opsMode } from './mode.js';
 import { SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL } from '../simd-kernels.js';
@@ -85,51 +85,43 @@ function scaledSoftmaxGrad(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tenso
   return tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
 }
 
-const slicedOps = new Map<number, (...inputs: tf.Tensor[]) => tf.Tensor>();
-
-/** The per-slice attention core for one `scale`, as one op (built once per scale). */
-function slicedAttention(scale: number): (...inputs: tf.Tensor[]) => tf.Tensor {
-  let op = slicedOps.get(scale);
-  if (op) return op;
-  op = defineOp(3, ([q, k, v], save) => {
-    const qs = tf.unstack(q as tf.Tensor);
-    const ks = tf.unstack(k as tf.Tensor);
-    const vs = tf.unstack(v as tf.Tensor);
-    const ps: tf.Tensor[] = [];
-    const outs: tf.Tensor[] = [];
-    for (let i = 0; i < qs.length; i++) {
-      const p = scaledSoftmax(tf.matMul(qs[i] as tf.Tensor2D, tf.transpose(ks[i] as tf.Tensor2D)), scale);
-      outs.push(tf.matMul(p as tf.Tensor2D, vs[i] as tf.Tensor2D));
-      ps.push(p);
-    }
-    // Saving is a no-op off the tape; on it, tfjs keeps these until the backward pass has run.
-    save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, ...ps]);
-    return {
-      value: tf.stack(outs),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv, ...sp] = saved as tf.Tensor2D[];
-        const dos = tf.unstack(dy);
-        const qs2 = tf.unstack(sq as tf.Tensor);
-        const ks2 = tf.unstack(sk as tf.Tensor);
-        const vs2 = tf.unstack(sv as tf.Tensor);
-        const dq: tf.Tensor[] = [];
-        const dk: tf.Tensor[] = [];
-        const dv: tf.Tensor[] = [];
-        for (let i = 0; i < dos.length; i++) {
-          const p = sp[i] as tf.Tensor2D;
-          const dO = dos[i] as tf.Tensor2D;
-          dv.push(tf.matMul(tf.transpose(p), dO));
-          const ds = scaledSoftmaxGrad(p, tf.matMul(dO, tf.transpose(vs2[i] as tf.Tensor2D)), scale) as tf.Tensor2D;
-          dq.push(tf.matMul(ds, ks2[i] as tf.Tensor2D));
-          dk.push(tf.matMul(tf.transpose(ds), qs2[i] as tf.Tensor2D));
-        }
-        return [tf.stack(dq), tf.stack(dk), tf.stack(dv)];
-      },
-    };
-  });
-  slicedOps.set(scale, op);
-  return op;
-}
+/** The per-slice attention core for one `scale`, as one op. */
+const slicedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
+  const qs = tf.unstack(q as tf.Tensor);
+  const ks = tf.unstack(k as tf.Tensor);
+  const vs = tf.unstack(v as tf.Tensor);
+  const ps: tf.Tensor[] = [];
+  const outs: tf.Tensor[] = [];
+  for (let i = 0; i < qs.length; i++) {
+    const p = scaledSoftmax(tf.matMul(qs[i] as tf.Tensor2D, tf.transpose(ks[i] as tf.Tensor2D)), scale);
+    outs.push(tf.matMul(p as tf.Tensor2D, vs[i] as tf.Tensor2D));
+    ps.push(p);
+  }
+  // Saving is a no-op off the tape; on it, tfjs keeps these until the backward pass has run.
+  save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, ...ps]);
+  return {
+    value: tf.stack(outs),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sq, sk, sv, ...sp] = saved as tf.Tensor2D[];
+      const dos = tf.unstack(dy);
+      const qs2 = tf.unstack(sq as tf.Tensor);
+      const ks2 = tf.unstack(sk as tf.Tensor);
+      const vs2 = tf.unstack(sv as tf.Tensor);
+      const dq: tf.Tensor[] = [];
+      const dk: tf.Tensor[] = [];
+      const dv: tf.Tensor[] = [];
+      for (let i = 0; i < dos.length; i++) {
+        const p = sp[i] as tf.Tensor2D;
+        const dO = dos[i] as tf.Tensor2D;
+        dv.push(tf.matMul(tf.transpose(p), dO));
+        const ds = scaledSoftmaxGrad(p, tf.matMul(dO, tf.transpose(vs2[i] as tf.Tensor2D)), scale) as tf.Tensor2D;
+        dq.push(tf.matMul(ds, ks2[i] as tf.Tensor2D));
+        dk.push(tf.matMul(tf.transpose(ds), qs2[i] as tf.Tensor2D));
+      }
+      return [tf.stack(dq), tf.stack(dk), tf.stack(dv)];
+    },
+  };
+});
 
 /**
  * Attention of a single query token per (batch·head) over `M` keys, as elementwise products

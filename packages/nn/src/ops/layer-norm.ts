@@ -4,7 +4,7 @@
  * the ~10 forward and ~15 backward tfjs kernels of the composite below.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { defineOp } from './custom-op.js';
+import { defineOpFamily } from './custom-op.js';
 import { opsMode } from './mode.js';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, fusedLayerNormAvailable } from '../simd-kernels.js';
 
@@ -16,24 +16,15 @@ function composite(x: tf.Tensor, weight: tf.Tensor | null, bias: tf.Tensor | nul
   return y;
 }
 
-const fusedOps = new Map<number, (...inputs: tf.Tensor[]) => tf.Tensor>();
-
-/** The fused op for one `eps` (ops are built once: `defineOp` wraps a `tf.customGrad`). */
-function fused(eps: number): (...inputs: tf.Tensor[]) => tf.Tensor {
-  let op = fusedOps.get(eps);
-  if (!op) {
-    op = defineOp(3, ([x, weight, bias], save) => {
-      save([x as tf.Tensor, weight as tf.Tensor]);
-      return {
-        value: tf.engine().runKernel(LAYER_NORM_KERNEL, { x: x as tf.Tensor, weight: weight as tf.Tensor, bias: bias as tf.Tensor }, { eps }) as tf.Tensor,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-          tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: saved[0] as tf.Tensor, weight: saved[1] as tf.Tensor }, { eps }) as tf.Tensor[],
-      };
-    });
-    fusedOps.set(eps, op);
-  }
-  return op;
-}
+/** The fused op for one `eps`. */
+const fused = defineOpFamily(3, (eps) => ([x, weight, bias], save) => {
+  save([x as tf.Tensor, weight as tf.Tensor]);
+  return {
+    value: tf.engine().runKernel(LAYER_NORM_KERNEL, { x: x as tf.Tensor, weight: weight as tf.Tensor, bias: bias as tf.Tensor }, { eps }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, x: saved[0] as tf.Tensor, weight: saved[1] as tf.Tensor }, { eps }) as tf.Tensor[],
+  };
+});
 
 /**
  * @example
