@@ -19,6 +19,8 @@ const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...s
 await initBackend('wasm', { threads: Number(threadsS) });
 // BENCH_NO_FUSED_GELU=1: the composite erf GELU instead of the SIMD kernel (for before/after runs).
 if (process.env.BENCH_NO_FUSED_GELU === '1') for (const k of ['SelfPatchGelu', 'SelfPatchGeluGrad']) tf.unregisterKernel(k, 'wasm');
+// BENCH_NO_FUSED_ATTENTION=1: the attention core as per-slice XNNPACK matMuls (before/after runs).
+if (process.env.BENCH_NO_FUSED_ATTENTION === '1') for (const k of ['SelfPatchAttention', 'SelfPatchAttentionGrad']) tf.unregisterKernel(k, 'wasm');
 // BENCH_STOCK_KERNELS=Identity,Cast: tfjs's own kernels for those names (before/after runs).
 if (process.env.BENCH_STOCK_KERNELS) uninstallWasmKernels(process.env.BENCH_STOCK_KERNELS.split(','));
 

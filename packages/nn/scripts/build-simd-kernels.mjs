@@ -16,8 +16,8 @@ const dir = mkdtempSync(join(tmpdir(), 'selfpatch-simd-'));
 // Two builds of the same code: one with its own memory (main thread, browsers), one importing a
 // shared memory (Node with threads: the main thread and kernel workers run on the same buffers).
 // Neither uses the stack or static data, so instances can share one memory.
-const common = ['--target=wasm32', '-O3', '-msimd128', '-nostdlib', '-fuse-ld=lld', '-Wl,--no-entry', '-Wl,--stack-first', '-Wl,-z,stack-size=65536'];
-const shared = ['-matomics', '-mbulk-memory', '-Wl,--import-memory', '-Wl,--shared-memory', `-Wl,--max-memory=${2 ** 30}`];
+const common = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-nostdlib', '-fuse-ld=lld', '-Wl,--no-entry', '-Wl,--stack-first', '-Wl,-z,stack-size=65536'];
+const shared = ['-matomics', '-Wl,--import-memory', '-Wl,--shared-memory', `-Wl,--max-memory=${2 ** 30}`];
 try {
   const build = (name, extra) => {
     const out = join(dir, name);

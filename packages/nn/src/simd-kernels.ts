@@ -10,8 +10,13 @@
  * - `SelfPatchLayerNorm`, `SelfPatchLayerNormGrad`: LayerNorm in one kernel each way instead of
  *   ~10 and ~15 tfjs kernels (moments, broadcasts and their gradients) per call.
  *
- * - `SelfPatchScaledSoftmax`, `SelfPatchSoftmaxGrad`: the attention core's `softmax(s·scale)` and
- *   its gradient, one kernel each instead of 2 and 5 (ops/attention.ts; thousands of slices/step).
+ * - `SelfPatchAttention`, `SelfPatchAttentionGrad`: the whole attention core `softmax(q kᵀ·scale) v`
+ *   and its gradient over (batch·head) slices, with SIMD products of their own (csrc/gemm.h).
+ *   Through tfjs each slice was ~10 kernels: XNNPACK products of ~200×200×64, each paying a call,
+ *   a weight packing and a thread hand-off (~20 GFLOP/s on 2 threads), plus transposes and
+ *   stack/unstack copies. Threads take whole slices.
+ * - `SelfPatchScaledSoftmax`, `SelfPatchSoftmaxGrad`: `softmax(s·scale)` and its gradient, one
+ *   kernel each instead of 2 and 5 (the attention core when it returns its probabilities).
  * - `SelfPatchEma`: the momentum teacher's `t·m + s·(1 − m)` in one pass instead of three kernels.
  * - `SelfPatchAdamW`: one AdamW update of a parameter, its two moments in one pass instead of ~12
  *   kernels (the optimizer walks ~150 tensors, 33 M values, for ViT-Ti with the DINO heads).
@@ -36,6 +41,8 @@ export const ADAMW_KERNEL = 'SelfPatchAdamW';
 export const EMA_KERNEL = 'SelfPatchEma';
 export const SCALED_SOFTMAX_KERNEL = 'SelfPatchScaledSoftmax';
 export const SOFTMAX_GRAD_KERNEL = 'SelfPatchSoftmaxGrad';
+export const ATTENTION_KERNEL = 'SelfPatchAttention';
+export const ATTENTION_GRAD_KERNEL = 'SelfPatchAttentionGrad';
 
 /** Scalars of one AdamW update (float32, as the composite computes them). */
 export interface AdamWScalars {
@@ -58,6 +65,8 @@ interface Exports {
   transpose_rows(src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
   softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
+  attention_fwd(q: number, k: number, v: number, out: number, p: number, scratch: number, slices: number, nq: number, nk: number, d: number, e: number, scale: number): void;
+  attention_bwd(q: number, k: number, v: number, p: number, dout: number, dq: number, dk: number, dv: number, scratch: number, slices: number, nq: number, nk: number, d: number, e: number, scale: number): void;
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
 }
 
@@ -127,12 +136,18 @@ const padded = (n: number): number => Math.ceil(n / 16) * 16;
 
 /**
  * Copies `inputs` into the module's memory, each zero-padded to {@link padded} length, reserves
- * `outputs` after them (zeroed when `zero`, for accumulators), calls `kernel` with the addresses
- * (inputs first) and copies the outputs back.
+ * `outputs` after them (zeroed when `zero`, for accumulators) and `scratch` floats after those,
+ * calls `kernel` with the addresses (inputs, outputs, then scratch when asked for) and copies the
+ * outputs back.
  */
-function runInModule(inputs: Float32Array[], outputs: Array<{ out: Float32Array; zero?: boolean }>, kernel: (ptrs: number[]) => void): void {
+function runInModule(
+  inputs: Float32Array[],
+  outputs: Array<{ out: Float32Array; zero?: boolean }>,
+  kernel: (ptrs: number[]) => void,
+  scratch = 0,
+): void {
   const k = kernelModule();
-  const lengths = [...inputs.map((a) => a.length), ...outputs.map((o) => o.out.length)];
+  const lengths = [...inputs.map((a) => a.length), ...outputs.map((o) => o.out.length), ...(scratch > 0 ? [scratch] : [])];
   const ptrs: number[] = [];
   // The stack (64 KB) comes first (--stack-first); constants follow. Buffers start at 128 KB.
   let at = 1 << 17;
@@ -165,9 +180,22 @@ const PARALLEL_MIN = 1 << 16;
 
 type ElementwiseKernel = 'gelu_fwd' | 'gelu_bwd' | 'exp_fwd' | 'adamw_step' | 'ema_step';
 type RowKernel = 'transpose_rows' | 'layer_norm_fwd' | 'scaled_softmax' | 'softmax_grad';
+type SliceKernel = 'attention_fwd' | 'attention_bwd';
 
 /** Kernels a {@link KernelPool} worker may be asked to run (its mailbox carries the index). */
-export const POOL_KERNELS: readonly string[] = ['gelu_fwd', 'gelu_bwd', 'exp_fwd', 'adamw_step', 'ema_step', 'transpose_rows', 'layer_norm_fwd', 'scaled_softmax', 'softmax_grad'];
+export const POOL_KERNELS: readonly string[] = [
+  'gelu_fwd',
+  'gelu_bwd',
+  'exp_fwd',
+  'adamw_step',
+  'ema_step',
+  'transpose_rows',
+  'layer_norm_fwd',
+  'scaled_softmax',
+  'softmax_grad',
+  'attention_fwd',
+  'attention_bwd',
+];
 
 /** `name(...ptrs, n, ...scalars)`, over the pool's threads in equal parts when it is large. */
 function callSplit(name: ElementwiseKernel, ptrs: number[], n: number, scalars: number[]): void {
@@ -198,6 +226,84 @@ function callRows(name: RowKernel, rows: number, rowSize: number, argsFor: (r0: 
   const jobs: number[][] = [];
   for (let r = 0; r < rows; r += per) jobs.push(argsFor(r, Math.min(rows, r + per)));
   pool.run(name, jobs, (args) => f(...args));
+}
+
+/**
+ * `name(...ptrs, scratch, slices, ...dims)` over `slices` independent slices, split by slices over
+ * the pool's threads: `ptrs[i]` advances `perSlice[i]` floats a slice; each part gets its own
+ * `scratchPer` floats from `scratch` on.
+ */
+function callSlices(name: SliceKernel, slices: number, ptrs: number[], perSlice: number[], scratch: number, scratchPer: number, dims: number[]): void {
+  const f = kernels()[name] as unknown as (...args: number[]) => void;
+  const parts = pool === null ? 1 : Math.min(pool.size, slices);
+  const per = Math.ceil(slices / parts);
+  const jobs: number[][] = [];
+  for (let s = 0, t = 0; s < slices; s += per, t++) {
+    jobs.push([...ptrs.map((p, i) => p + s * (perSlice[i] as number) * 4), scratch + t * scratchPer * 4, Math.min(per, slices - s), ...dims]);
+  }
+  if (jobs.length === 1 || pool === null) f(...(jobs[0] as number[]));
+  else pool.run(name, jobs, (args) => f(...args));
+}
+
+/** Bytes of module memory one attention call may use, split into runs of slices beyond it. */
+const ATTENTION_CHUNK_BYTES = 64 * 2 ** 20;
+
+/** Shapes of an attention call: `slices` of q `[nq, d]`, k `[nk, d]` and v `[nk, e]`. */
+export interface AttentionDims {
+  slices: number;
+  nq: number;
+  nk: number;
+  d: number;
+  e: number;
+  scale: number;
+}
+
+/**
+ * Runs a slice kernel in runs of whole slices that fit {@link ATTENTION_CHUNK_BYTES}: `inputs` and
+ * `outputs` hold `perSlice[i]` floats a slice (inputs first), and each thread gets `scratchPer` floats.
+ */
+function slicesInChunks(name: SliceKernel, inputs: Float32Array[], outputs: Float32Array[], perSlice: number[], scratchPer: number, dims: AttentionDims): void {
+  const { slices, nq, nk, d, e, scale } = dims;
+  const threads = simdKernelThreads();
+  const sliceBytes = perSlice.reduce((a, b) => a + b, 0) * 4;
+  const chunk = Math.max(1, Math.floor((ATTENTION_CHUNK_BYTES - threads * scratchPer * 4) / sliceBytes));
+  const scratch = padded(scratchPer);
+  for (let s0 = 0; s0 < slices; s0 += chunk) {
+    const n = Math.min(chunk, slices - s0);
+    const part = (a: Float32Array, i: number) => a.subarray(s0 * (perSlice[i] as number), (s0 + n) * (perSlice[i] as number));
+    runInModule(
+      inputs.map(part),
+      outputs.map((o, j) => ({ out: part(o, inputs.length + j) })),
+      (ptrs) => callSlices(name, n, ptrs.slice(0, -1), perSlice, ptrs[ptrs.length - 1] as number, scratch, [nq, nk, d, e, scale]),
+      scratch * Math.min(threads, n),
+    );
+  }
+}
+
+/**
+ * `p = softmax(q kᵀ·scale)`, `out = p v` per slice (q `[slices, nq, d]`, k `[slices, nk, d]`, v
+ * `[slices, nk, e]`, p `[slices, nq, nk]`, out `[slices, nq, e]`, all row-major float32).
+ */
+export function attentionSimd(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, p: Float32Array, dims: AttentionDims): void {
+  const { nq, nk, d, e } = dims;
+  slicesInChunks('attention_fwd', [q, k, v], [out, p], [nq * d, nk * d, nk * e, nq * e, nq * nk], d * nk, dims);
+}
+
+/** Gradients of {@link attentionSimd} with respect to q, k and v, from `p` and `dout`. */
+export function attentionGradSimd(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  p: Float32Array,
+  dout: Float32Array,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  dims: AttentionDims,
+): void {
+  const { nq, nk, d, e } = dims;
+  const perSlice = [nq * d, nk * d, nk * e, nq * nk, nq * e, nq * d, nk * d, nk * e];
+  slicesInChunks('attention_bwd', [q, k, v, p, dout], [dq, dk, dv], perSlice, e * nk + nq * nk, dims);
 }
 
 /** Runs an elementwise kernel `name(...ptrs, n, ...scalars)` over equal-length arrays, in chunks. */
@@ -345,6 +451,32 @@ function softmaxGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInf
   return out;
 }
 
+function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap | undefined): AttentionDims {
+  const [slices, nq, d] = q.shape as [number, number, number];
+  return { slices, nq, nk: k.shape[1] as number, d, e: v.shape[2] as number, scale: (attrs as unknown as { scale: number }).scale };
+}
+
+function attentionKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
+  const { q, k, v } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
+  const dims = attentionDims(q, k, v, attrs);
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput([dims.slices, dims.nq, dims.e], 'float32');
+  const p = be.makeOutput([dims.slices, dims.nq, dims.nk], 'float32');
+  const a = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+  attentionSimd(a(q), a(k), a(v), a(out), a(p), dims);
+  return [out, p];
+}
+
+function attentionGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
+  const { q, k, v, p, dy } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo; p: tf.TensorInfo; dy: tf.TensorInfo };
+  const be = backend as WasmBackendLike;
+  const outs = [be.makeOutput(q.shape, 'float32'), be.makeOutput(k.shape, 'float32'), be.makeOutput(v.shape, 'float32')];
+  const a = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+  const [dq, dk, dv] = outs.map(a) as [Float32Array, Float32Array, Float32Array];
+  attentionGradSimd(a(q), a(k), a(v), a(p), a(dy), dq, dk, dv, attentionDims(q, k, v, attrs));
+  return outs;
+}
+
 function layerNormKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias: tf.TensorInfo };
   const eps = (attrs as unknown as { eps: number }).eps;
@@ -378,6 +510,8 @@ const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]>
   [EMA_KERNEL, emaKernel],
   [SCALED_SOFTMAX_KERNEL, scaledSoftmaxKernel],
   [SOFTMAX_GRAD_KERNEL, softmaxGradKernel],
+  [ATTENTION_KERNEL, attentionKernel],
+  [ATTENTION_GRAD_KERNEL, attentionGradKernel],
 ];
 
 /** Registers the fused kernels (new kernel names) for 'wasm' (idempotent; `installWasmKernels` calls it). */

@@ -85,6 +85,14 @@ const cases: Case[] = [
     f: (q, k, v) => scaledDotProductAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 6 ** -0.5).out,
     ref: (q, k, v) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 6 ** -0.5)), v as tf.Tensor3D),
   },
+  {
+    // Sizes past the SIMD kernel's 4×8 register tiles with ragged edges in every product:
+    // 9 queries (2 tiles + 1 row), 17 keys (2 tiles + 1 column), d 12 (a tile + 4), values 8 wide.
+    name: 'scaledDotProductAttention (tiles and edges: 9 queries, 17 keys, d 12)',
+    inputs: (r) => [randn([2, 9, 12], r), randn([2, 17, 12], r), randn([2, 17, 8], r)],
+    f: (q, k, v) => scaledDotProductAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 0.3).out,
+    ref: (q, k, v) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 0.3)), v as tf.Tensor3D),
+  },
 ];
 
 for (const c of cases) {

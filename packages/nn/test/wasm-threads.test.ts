@@ -24,7 +24,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend } from '@selfpatch/nn/runtime';",
-    "import { gelu, layerNorm, linear, simdKernelThreads } from '@selfpatch/nn';",
+    "import { gelu, layerNorm, linear, scaledDotProductAttention, simdKernelThreads } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -39,7 +39,12 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     // Row-wise kernels split by rows: a matrix transpose and a LayerNorm.
     'const tr = tf.transpose(tf.reshape(tf.slice(big, 0, 601 * 333), [601, 333]));',
     'const ln = layerNorm(tf.reshape(tf.slice(big, 0, 1001 * 192), [1001, 192]), tf.linspace(0.5, 1.5, 192), tf.linspace(-1, 1, 192), 1e-6);',
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln) }));',
+    // The attention core split by slices (7 slices of 37 queries, 29 keys, d 24, values 20 wide).
+    'const att = (n, s) => tf.reshape(tf.slice(big, 1000 * s, n), [7, n / 7 / (s === 2 ? 20 : 24), s === 2 ? 20 : 24]);',
+    'const [aq, ak, av] = [att(7 * 37 * 24, 0), att(7 * 29 * 24, 1), att(7 * 29 * 20, 2)];',
+    'const at = scaledDotProductAttention(aq, ak, av, 0.3).out;',
+    'const [dq, dk, dv] = tf.grads((x, y2, z) => tf.sum(tf.mul(scaledDotProductAttention(x, y2, z, 0.3).out, tf.reshape(tf.sin(tf.range(0, 7 * 37 * 20)), [7, 37, 20]))))([aq, ak, av]);',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -56,7 +61,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   }
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
-  for (const k of ['ge', 'gg', 'tr', 'ln']) {
+  for (const k of ['ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

@@ -5,17 +5,18 @@
  * matMul. Both compute `softmax(q kᵀ · scale) v` with the scale applied to the scores, as the
  * official `Attention` does.
  *
- * On wasm the per-slice loop is one differentiable op with a hand-written backward pass
+ * On wasm the core is one differentiable op with a hand-written backward pass
  * (`dV = Pᵀ dO`, `dP = dO Vᵀ`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale`, `dQ = dS K`, `dK = dSᵀ Q`):
  * taped per slice, a ViT-Ti training step recorded ~12 000 small kernels with their saved inputs
- * and stack/unstack gradients. The scaled softmax and its gradient are SIMD kernels when installed.
+ * and stack/unstack gradients. With the SIMD kernels installed, each direction is one kernel over
+ * all slices (simd-kernels.ts, csrc/attention.c); without them, a loop of per-slice matMuls.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { defineOpFamily } from './custom-op.js';
 import { matmul2d } from './matmul.js';
 import { opsMode } from './mode.js';
-import { SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL } from '../simd-kernels.js';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL } from '../simd-kernels.js';
 
 export interface AttentionResult {
   /** `[BH, Nq, D]` */
@@ -55,7 +56,10 @@ export function scaledDotProductAttention(
     const out = tf.matMul(attn, v) as tf.Tensor3D;
     return returnAttention ? { out, attn } : { out };
   }
-  if (!returnAttention) return { out: slicedAttention(scale)(q, k, v) as tf.Tensor3D };
+  if (!returnAttention) {
+    const fused = q.dtype === 'float32' && tf.getKernel(ATTENTION_KERNEL, 'wasm') !== undefined;
+    return { out: (fused ? fusedAttention : slicedAttention)(scale)(q, k, v) as tf.Tensor3D };
+  }
   const qs = tf.unstack(q);
   const ks = tf.unstack(k);
   const vs = tf.unstack(v);
@@ -119,6 +123,19 @@ const slicedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
         dk.push(tf.matMul(tf.transpose(ds), qs2[i] as tf.Tensor2D));
       }
       return [tf.stack(dq), tf.stack(dk), tf.stack(dv)];
+    },
+  };
+});
+
+/** The attention core for one `scale` as two SIMD kernels over all slices (forward, backward). */
+const fusedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
+  const [out, p] = tf.engine().runKernel(ATTENTION_KERNEL, { q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor }, { scale }) as unknown as [tf.Tensor, tf.Tensor];
+  save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, p as tf.Tensor]);
+  return {
+    value: out as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale }) as unknown as tf.Tensor[];
     },
   };
 });
