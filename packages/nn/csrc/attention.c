@@ -1,44 +1,81 @@
-// The attention core softmax(q kᵀ · scale) v of the official `Attention`, forward and backward,
-// over a run of (batch·head) slices, for tfjs-backend-wasm (src/simd-kernels.ts,
-// src/ops/attention.ts). One call does the slice's two (forward) or four (backward) products
-// (gemm.h), the softmax and the transposes in L2, instead of ~10 tfjs kernels per slice.
+// The attention core softmax(q kᵀ · scale + bias) v — the official ViT `Attention` (no bias) and
+// Swin `WindowAttention` (relative position bias and shift mask) — forward and backward over a run
+// of (batch·head) slices, for tfjs-backend-wasm (src/simd-kernels.ts, src/ops/attention.ts). One
+// call does the slice's two (forward) or four (backward) products (gemm.h), the softmax and the
+// transposes in L2, instead of ~10 tfjs kernels per slice (or, for batched products, tfjs-wasm's
+// scalar fallback loop).
 //
-//   forward:  p = softmax(q kᵀ · scale), out = p v                       (p is kept for backward)
-//   backward: dv = pᵀ dout, ds = p ⊙ (dout vᵀ − rowsum(·)) · scale, dq = ds k, dk = dsᵀ q
+//   forward:  p = softmax(q kᵀ · scale + bias[g]), out = p v            (p is kept for backward)
+//   backward: dv = pᵀ dout, dz = p ⊙ (dout vᵀ − rowsum(·)), dbias[g] += dz,
+//             ds = dz · scale, dq = ds k, dk = dsᵀ q
 //
-// Slice shapes: q [nq × d], k [nk × d], v [nk × e], p [nq × nk], out [nq × e]; slices are contiguous.
-// `scratch` is this call's own: d·nk floats forward, e·nk + nq·nk backward (threads get separate ones).
+// Slice shapes: q [nq × d], k [nk × d], v [nk × e], p [nq × nk], out [nq × e]; slices are
+// contiguous. Slice `first + s` uses bias group g = (first + s) mod groups; groups = 0: no bias.
+// `scratch` is this call's own (threads get separate ones): d·nk floats forward; e·nk + nq·nk
+// backward, plus groups·nq·nk for this call's partial dbias, which the caller sums.
 #include "gemm.h"
 
 void scaled_softmax(const float *s, float *p, int rows, int cols, float scale);
 void softmax_grad(const float *p, const float *dp, float *ds, int rows, int cols, float scale);
 void transpose_rows(const float *src, float *dst, int rows, int cols, int r0, int r1);
 
-__attribute__((export_name("attention_fwd"))) void attention_fwd(const float *q, const float *k, const float *v, float *out, float *p,
-                                                                   float *scratch, int slices, int nq, int nk, int d, int e, float scale) {
+// x = x·scale + b over n floats (any n).
+static void scale_add(float *x, const float *b, int n, float scale) {
+  f4 k = splat(scale);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, fma4(wasm_v128_load(x + i), k, wasm_v128_load(b + i)));
+  for (; i < n; i++) x[i] = x[i] * scale + b[i];
+}
+
+// x = x·scale over n floats.
+static void scale_by(float *x, int n, float scale) {
+  f4 k = splat(scale);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), k));
+  for (; i < n; i++) x[i] *= scale;
+}
+
+__attribute__((export_name("attention_fwd"))) void attention_fwd(const float *q, const float *k, const float *v, const float *bias,
+                                                                   float *out, float *p, float *scratch, int first, int slices,
+                                                                   int groups, int nq, int nk, int d, int e, float scale) {
   float *kt = scratch;
   for (int s = 0; s < slices; s++) {
     const float *qs = q + s * nq * d, *ks = k + s * nk * d, *vs = v + s * nk * e;
     float *ps = p + s * nq * nk, *os = out + s * nq * e;
     transpose_rows(ks, kt, nk, d, 0, nk);
     gemm(qs, d, 1, kt, nk, ps, nk, nq, nk, d);
-    scaled_softmax(ps, ps, nq, nk, scale);
+    if (groups > 0) {
+      scale_add(ps, bias + ((first + s) % groups) * nq * nk, nq * nk, scale);
+      scaled_softmax(ps, ps, nq, nk, 1.0f);
+    } else {
+      scaled_softmax(ps, ps, nq, nk, scale);
+    }
     gemm(ps, nk, 1, vs, e, os, e, nq, e, nk);
   }
 }
 
 __attribute__((export_name("attention_bwd"))) void attention_bwd(const float *q, const float *k, const float *v, const float *p,
                                                                    const float *dout, float *dq, float *dk, float *dv, float *scratch,
-                                                                   int slices, int nq, int nk, int d, int e, float scale) {
-  float *vt = scratch, *ds = scratch + e * nk;
+                                                                   int first, int slices, int groups, int nq, int nk, int d, int e,
+                                                                   float scale) {
+  float *vt = scratch, *ds = scratch + e * nk, *dbias = ds + nq * nk;
+  int nn = nq * nk;
+  for (int i = 0; i < groups * nn; i++) dbias[i] = 0.0f;
   for (int s = 0; s < slices; s++) {
     const float *qs = q + s * nq * d, *ks = k + s * nk * d, *vs = v + s * nk * e;
-    const float *ps = p + s * nq * nk, *dos = dout + s * nq * e;
+    const float *ps = p + s * nn, *dos = dout + s * nq * e;
     float *dqs = dq + s * nq * d, *dks = dk + s * nk * d, *dvs = dv + s * nk * e;
     gemm(ps, 1, nk, dos, e, dvs, e, nk, e, nq);
     transpose_rows(vs, vt, nk, e, 0, nk);
     gemm(dos, e, 1, vt, nk, ds, nk, nq, nk, e);
-    softmax_grad(ps, ds, ds, nq, nk, scale);
+    if (groups > 0) {
+      float *db = dbias + ((first + s) % groups) * nn;
+      softmax_grad(ps, ds, ds, nq, nk, 1.0f);
+      scale_add(db, ds, nn, 1.0f);
+      if (scale != 1.0f) scale_by(ds, nn, scale);
+    } else {
+      softmax_grad(ps, ds, ds, nq, nk, scale);
+    }
     gemm(ds, nk, 1, ks, d, dqs, d, nq, d, nk);
     gemm(ds, 1, nk, qs, d, dks, d, nk, d, nq);
   }

@@ -65,8 +65,8 @@ interface Exports {
   transpose_rows(src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
   softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
-  attention_fwd(q: number, k: number, v: number, out: number, p: number, scratch: number, slices: number, nq: number, nk: number, d: number, e: number, scale: number): void;
-  attention_bwd(q: number, k: number, v: number, p: number, dout: number, dq: number, dk: number, dv: number, scratch: number, slices: number, nq: number, nk: number, d: number, e: number, scale: number): void;
+  attention_fwd(q: number, k: number, v: number, bias: number, out: number, p: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
+  attention_bwd(q: number, k: number, v: number, p: number, dout: number, dq: number, dk: number, dv: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
 }
 
@@ -229,26 +229,31 @@ function callRows(name: RowKernel, rows: number, rowSize: number, argsFor: (r0: 
 }
 
 /**
- * `name(...ptrs, scratch, slices, ...dims)` over `slices` independent slices, split by slices over
- * the pool's threads: `ptrs[i]` advances `perSlice[i]` floats a slice; each part gets its own
- * `scratchPer` floats from `scratch` on.
+ * `name(...ptrs, scratch, first, slices, ...dims)` over `slices` independent slices, split by
+ * slices over the pool's threads: `ptrs[i]` advances `perSlice[i]` floats a slice (0: the whole
+ * buffer for every slice), `first` is the part's first slice counted from `first0`, and each part
+ * gets its own `scratchPer` floats from `scratch` on. Returns the number of parts.
  */
-function callSlices(name: SliceKernel, slices: number, ptrs: number[], perSlice: number[], scratch: number, scratchPer: number, dims: number[]): void {
+function callSlices(name: SliceKernel, first0: number, slices: number, ptrs: number[], perSlice: number[], scratch: number, scratchPer: number, dims: number[]): number {
   const f = kernels()[name] as unknown as (...args: number[]) => void;
   const parts = pool === null ? 1 : Math.min(pool.size, slices);
   const per = Math.ceil(slices / parts);
   const jobs: number[][] = [];
   for (let s = 0, t = 0; s < slices; s += per, t++) {
-    jobs.push([...ptrs.map((p, i) => p + s * (perSlice[i] as number) * 4), scratch + t * scratchPer * 4, Math.min(per, slices - s), ...dims]);
+    jobs.push([...ptrs.map((p, i) => p + s * (perSlice[i] as number) * 4), scratch + t * scratchPer * 4, first0 + s, Math.min(per, slices - s), ...dims]);
   }
   if (jobs.length === 1 || pool === null) f(...(jobs[0] as number[]));
   else pool.run(name, jobs, (args) => f(...args));
+  return jobs.length;
 }
 
 /** Bytes of module memory one attention call may use, split into runs of slices beyond it. */
 const ATTENTION_CHUNK_BYTES = 64 * 2 ** 20;
 
-/** Shapes of an attention call: `slices` of q `[nq, d]`, k `[nk, d]` and v `[nk, e]`. */
+/**
+ * Shapes of an attention call: `slices` of q `[nq, d]`, k `[nk, d]` and v `[nk, e]`; with a bias,
+ * `groups` bias matrices `[nq, nk]`, slice `s` taking `s mod groups` (0: no bias).
+ */
 export interface AttentionDims {
   slices: number;
   nq: number;
@@ -256,40 +261,69 @@ export interface AttentionDims {
   d: number;
   e: number;
   scale: number;
+  groups: number;
 }
 
 /**
  * Runs a slice kernel in runs of whole slices that fit {@link ATTENTION_CHUNK_BYTES}: `inputs` and
- * `outputs` hold `perSlice[i]` floats a slice (inputs first), and each thread gets `scratchPer` floats.
+ * `outputs` hold `perSlice[i]` floats a slice (inputs first; 0: passed whole), and each thread gets
+ * `scratchPer` floats. `partial`: each part leaves `into.length` floats at `offset` in its scratch,
+ * which are summed into `into` (the bias gradient).
  */
-function slicesInChunks(name: SliceKernel, inputs: Float32Array[], outputs: Float32Array[], perSlice: number[], scratchPer: number, dims: AttentionDims): void {
-  const { slices, nq, nk, d, e, scale } = dims;
+function slicesInChunks(
+  name: SliceKernel,
+  inputs: Float32Array[],
+  outputs: Float32Array[],
+  perSlice: number[],
+  scratchPer: number,
+  dims: AttentionDims,
+  partial?: { offset: number; into: Float32Array },
+): void {
+  const { slices, nq, nk, d, e, scale, groups } = dims;
   const threads = simdKernelThreads();
   const sliceBytes = perSlice.reduce((a, b) => a + b, 0) * 4;
-  const chunk = Math.max(1, Math.floor((ATTENTION_CHUNK_BYTES - threads * scratchPer * 4) / sliceBytes));
   const scratch = padded(scratchPer);
+  const chunk = Math.max(1, Math.floor((ATTENTION_CHUNK_BYTES - threads * scratch * 4) / Math.max(sliceBytes, 1)));
+  partial?.into.fill(0);
   for (let s0 = 0; s0 < slices; s0 += chunk) {
     const n = Math.min(chunk, slices - s0);
-    const part = (a: Float32Array, i: number) => a.subarray(s0 * (perSlice[i] as number), (s0 + n) * (perSlice[i] as number));
+    const part = (a: Float32Array, i: number) => {
+      const per = perSlice[i] as number;
+      return per === 0 ? a : a.subarray(s0 * per, (s0 + n) * per);
+    };
     runInModule(
       inputs.map(part),
       outputs.map((o, j) => ({ out: part(o, inputs.length + j) })),
-      (ptrs) => callSlices(name, n, ptrs.slice(0, -1), perSlice, ptrs[ptrs.length - 1] as number, scratch, [nq, nk, d, e, scale]),
+      (ptrs) => {
+        const at = ptrs[ptrs.length - 1] as number;
+        const parts = callSlices(name, s0, n, ptrs.slice(0, -1), perSlice, at, scratch, [groups, nq, nk, d, e, scale]);
+        if (!partial) return;
+        const mem = new Float32Array(kernelModule().memory.buffer);
+        for (let t = 0; t < parts; t++) {
+          const base = (at + t * scratch * 4) / 4 + partial.offset;
+          const into = partial.into;
+          for (let i = 0; i < into.length; i++) into[i] = (into[i] as number) + (mem[base + i] as number);
+        }
+      },
       scratch * Math.min(threads, n),
     );
   }
 }
 
 /**
- * `p = softmax(q kᵀ·scale)`, `out = p v` per slice (q `[slices, nq, d]`, k `[slices, nk, d]`, v
- * `[slices, nk, e]`, p `[slices, nq, nk]`, out `[slices, nq, e]`, all row-major float32).
+ * `p = softmax(q kᵀ·scale + bias[s mod groups])`, `out = p v` per slice `s` (q `[slices, nq, d]`,
+ * k `[slices, nk, d]`, v `[slices, nk, e]`, bias `[groups, nq, nk]` (empty when `groups` is 0),
+ * p `[slices, nq, nk]`, out `[slices, nq, e]`, all row-major float32).
  */
-export function attentionSimd(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, p: Float32Array, dims: AttentionDims): void {
+export function attentionSimd(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, p: Float32Array, dims: AttentionDims): void {
   const { nq, nk, d, e } = dims;
-  slicesInChunks('attention_fwd', [q, k, v], [out, p], [nq * d, nk * d, nk * e, nq * e, nq * nk], d * nk, dims);
+  slicesInChunks('attention_fwd', [q, k, v, bias], [out, p], [nq * d, nk * d, nk * e, 0, nq * e, nq * nk], d * nk, dims);
 }
 
-/** Gradients of {@link attentionSimd} with respect to q, k and v, from `p` and `dout`. */
+/**
+ * Gradients of {@link attentionSimd} with respect to q, k, v and (when `dims.groups` > 0) the bias,
+ * from `p` and `dout`. `dbias` is summed over the slices of each group.
+ */
 export function attentionGradSimd(
   q: Float32Array,
   k: Float32Array,
@@ -299,11 +333,14 @@ export function attentionGradSimd(
   dq: Float32Array,
   dk: Float32Array,
   dv: Float32Array,
+  dbias: Float32Array | null,
   dims: AttentionDims,
 ): void {
-  const { nq, nk, d, e } = dims;
+  const { nq, nk, d, e, groups } = dims;
   const perSlice = [nq * d, nk * d, nk * e, nq * nk, nq * e, nq * d, nk * d, nk * e];
-  slicesInChunks('attention_bwd', [q, k, v, p, dout], [dq, dk, dv], perSlice, e * nk + nq * nk, dims);
+  const own = e * nk + nq * nk;
+  const partial = dbias && groups > 0 ? { offset: own, into: dbias } : undefined;
+  slicesInChunks('attention_bwd', [q, k, v, p, dout], [dq, dk, dv], perSlice, own + groups * nq * nk, dims, partial);
 }
 
 /** Runs an elementwise kernel `name(...ptrs, n, ...scalars)` over equal-length arrays, in chunks. */
@@ -451,29 +488,34 @@ function softmaxGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInf
   return out;
 }
 
-function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap | undefined): AttentionDims {
+function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, groups: number, attrs: tf.NamedAttrMap | undefined): AttentionDims {
   const [slices, nq, d] = q.shape as [number, number, number];
-  return { slices, nq, nk: k.shape[1] as number, d, e: v.shape[2] as number, scale: (attrs as unknown as { scale: number }).scale };
+  return { slices, nq, nk: k.shape[1] as number, d, e: v.shape[2] as number, scale: (attrs as unknown as { scale: number }).scale, groups };
 }
 
+/** Inputs q, k, v and optionally bias `[groups, nq, nk]`; outputs the attention and p. */
 function attentionKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
-  const { q, k, v } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
-  const dims = attentionDims(q, k, v, attrs);
+  const { q, k, v, bias } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo; bias?: tf.TensorInfo };
+  const dims = attentionDims(q, k, v, bias ? (bias.shape[0] as number) : 0, attrs);
   const be = backend as WasmBackendLike;
   const out = be.makeOutput([dims.slices, dims.nq, dims.e], 'float32');
   const p = be.makeOutput([dims.slices, dims.nq, dims.nk], 'float32');
   const a = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
-  attentionSimd(a(q), a(k), a(v), a(out), a(p), dims);
+  attentionSimd(a(q), a(k), a(v), bias ? a(bias) : new Float32Array(0), a(out), a(p), dims);
   return [out, p];
 }
 
+/** Inputs q, k, v, p, dy; attr `groups` (the forward's bias groups, 0: none) adds a dbias output. */
 function attentionGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const { q, k, v, p, dy } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo; p: tf.TensorInfo; dy: tf.TensorInfo };
+  const groups = (attrs as unknown as { groups?: number }).groups ?? 0;
+  const dims = attentionDims(q, k, v, groups, attrs);
   const be = backend as WasmBackendLike;
   const outs = [be.makeOutput(q.shape, 'float32'), be.makeOutput(k.shape, 'float32'), be.makeOutput(v.shape, 'float32')];
+  if (groups > 0) outs.push(be.makeOutput([groups, dims.nq, dims.nk], 'float32'));
   const a = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
-  const [dq, dk, dv] = outs.map(a) as [Float32Array, Float32Array, Float32Array];
-  attentionGradSimd(a(q), a(k), a(v), a(p), a(dy), dq, dk, dv, attentionDims(q, k, v, attrs));
+  const [dq, dk, dv, dbias] = outs.map(a) as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
+  attentionGradSimd(a(q), a(k), a(v), a(p), a(dy), dq, dk, dv, dbias ?? null, dims);
   return outs;
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKENDS, use, maxAbsDiff } from '@selfpatch/nn/testing';
-import { matmul2d, linear, gelu, layerNorm, scaledDotProductAttention, Rng } from '../src/index.js';
+import { attentionWithBias, matmul2d, linear, gelu, layerNorm, scaledDotProductAttention, Rng } from '../src/index.js';
 
 function randn(shape: number[], rng: Rng): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -92,6 +92,17 @@ const cases: Case[] = [
     inputs: (r) => [randn([2, 9, 12], r), randn([2, 17, 12], r), randn([2, 17, 8], r)],
     f: (q, k, v) => scaledDotProductAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, 0.3).out,
     ref: (q, k, v) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 0.3)), v as tf.Tensor3D),
+  },
+  {
+    // Swin's form: an additive bias per group of slices (4 slices, 2 groups: slice s takes s mod 2),
+    // differentiated in the bias too; same tile-and-edge sizes.
+    name: 'attentionWithBias (2 bias groups over 4 slices)',
+    inputs: (r) => [randn([4, 9, 12], r), randn([4, 17, 12], r), randn([4, 17, 8], r), randn([2, 9, 17], r)],
+    f: (q, k, v, b) => attentionWithBias(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, b as tf.Tensor3D, 0.3),
+    ref: (q, k, v, b) => {
+      const s = tf.mul(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), 0.3);
+      return tf.matMul(tf.softmax(tf.reshape(tf.add(tf.reshape(s, [2, 2, 9, 17]), b as tf.Tensor), [4, 9, 17])), v as tf.Tensor3D);
+    },
   },
 ];
 

@@ -24,7 +24,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend } from '@selfpatch/nn/runtime';",
-    "import { gelu, layerNorm, linear, scaledDotProductAttention, simdKernelThreads } from '@selfpatch/nn';",
+    "import { attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention, simdKernelThreads } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -44,7 +44,13 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const [aq, ak, av] = [att(7 * 37 * 24, 0), att(7 * 29 * 24, 1), att(7 * 29 * 20, 2)];',
     'const at = scaledDotProductAttention(aq, ak, av, 0.3).out;',
     'const [dq, dk, dv] = tf.grads((x, y2, z) => tf.sum(tf.mul(scaledDotProductAttention(x, y2, z, 0.3).out, tf.reshape(tf.sin(tf.range(0, 7 * 37 * 20)), [7, 37, 20]))))([aq, ak, av]);',
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv) }));',
+    // With a bias per group of slices (6 slices, 2 groups: the second thread starts at slice 3, in
+    // group 1). The bias gradient sums per-thread partials, so it is only near-equal across counts.
+    'const six = (t) => tf.slice(t, [0, 0, 0], [6, -1, -1]);',
+    'const ab = tf.reshape(tf.slice(big, 5000, 2 * 37 * 29), [2, 37, 29]);',
+    'const db = tf.grad((b) => tf.sum(tf.mul(attentionWithBias(six(aq), six(ak), six(av), b, 0.3), tf.reshape(tf.sin(tf.range(0, 6 * 37 * 20)), [6, 37, 20]))))(ab);',
+    'const atb = attentionWithBias(six(aq), six(ak), six(av), ab, 0.3);',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -55,13 +61,13 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const r2 = JSON.parse(two.stdout.trim().split('\n').at(-1) as string);
   assert.deepEqual(r1.info, { name: 'wasm', reason: 'requested', threads: 1 });
   assert.deepEqual(r2.info, { name: 'wasm', reason: 'requested', threads: 2 });
-  for (const k of ['y', 'gx', 'gw']) {
+  for (const k of ['y', 'gx', 'gw', 'db']) {
     assert.ok(Number.isFinite(r1[k]), k);
     assert.ok(Math.abs(r1[k] - r2[k]) <= 1e-5 * Math.abs(r1[k]), `${k}: ${r1[k]} vs ${r2[k]}`);
   }
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
-  for (const k of ['ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv']) {
+  for (const k of ['ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

@@ -2,10 +2,12 @@
  * Window multi-head self-attention with relative position bias (SWIN_MOBY_SPEC §1): keys `qkv`,
  * `proj`, `relative_position_bias_table [(2ws−1)², nH]`, buffer `relative_position_index`.
  * `q` is scaled before `q kᵀ`, then bias and (shifted windows) mask are added, as the reference.
- * The bias lookup is a one-hot matMul (differentiable without gather).
+ * The bias lookup is a one-hot matMul (differentiable without gather). The core runs through nn's
+ * `attentionWithBias` (one SIMD kernel each way on wasm, where batched matMuls are a scalar loop),
+ * with the mask folded into the bias; only the `returnAttention` path spells it out.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, Linear, matmul2d, Module, truncNormal, type Rng } from '@selfpatch/nn';
+import { attentionWithBias, globalRng, Linear, matmul2d, Module, truncNormal, type Rng } from '@selfpatch/nn';
 import { relativePositionIndex } from './windows.js';
 
 const oneHotCache = new Map<number, tf.Tensor2D>();
@@ -54,20 +56,32 @@ export class WindowAttention extends Module {
 
   /** `x [B·nW, N, C]`, optional `mask [nW, N, N]` → `[B·nW, N, C]` (+ attention `[B·nW, nH, N, N]`). */
   forward(x: tf.Tensor3D, mask: tf.Tensor3D | null, returnAttention = false): { out: tf.Tensor3D; attn?: tf.Tensor4D } {
-    const [bw, n, c] = x.shape;
+    const [bw, n] = x.shape;
     const h = this.numHeads;
     const d = this.headDim;
     const qkv = tf.reshape(tf.transpose(tf.reshape(this.qkv.forward(x), [bw, n, 3 * h, d]), [0, 2, 1, 3]), [bw, 3, h * n * d]);
     const [q, k, v] = tf.split(qkv, 3, 1).map((t) => tf.reshape(t, [bw * h, n, d]) as tf.Tensor3D) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    if (!returnAttention) {
+      // Slice (window w, head j) takes bias group w·h + j: the head's bias plus the window's mask.
+      const bias = mask
+        ? (tf.reshape(tf.add(tf.reshape(this.bias(), [1, h, n, n]), tf.reshape(mask, [mask.shape[0], 1, n, n])), [mask.shape[0] * h, n, n]) as tf.Tensor3D)
+        : this.bias();
+      // q is scaled first, as the reference does (same rounding); the kernel's own scale is 1.
+      const o = attentionWithBias(tf.mul(q, this.scale), k, v, bias, 1);
+      return { out: this.proj.forward(this.mergeHeads(o, bw, n)) as tf.Tensor3D };
+    }
     let scores = tf.add(tf.reshape(tf.matMul(tf.mul(q, this.scale), k, false, true), [bw, h, n, n]), this.bias());
     if (mask) {
       const nw = mask.shape[0];
       scores = tf.reshape(tf.add(tf.reshape(scores, [bw / nw, nw, h, n, n]), tf.reshape(mask, [1, nw, 1, n, n])), [bw, h, n, n]);
     }
     const attn = tf.softmax(scores) as tf.Tensor4D;
-    const o = tf.matMul(tf.reshape(attn, [bw * h, n, n]), v);
-    const merged = tf.reshape(tf.transpose(tf.reshape(o, [bw, h, n, d]), [0, 2, 1, 3]), [bw, n, c]);
-    const out = this.proj.forward(merged) as tf.Tensor3D;
-    return returnAttention ? { out, attn } : { out };
+    const o = tf.matMul(tf.reshape(attn, [bw * h, n, n]), v) as tf.Tensor3D;
+    return { out: this.proj.forward(this.mergeHeads(o, bw, n)) as tf.Tensor3D, attn };
+  }
+
+  /** `[B·nW·nH, N, d]` → `[B·nW, N, C]`. */
+  private mergeHeads(o: tf.Tensor3D, bw: number, n: number): tf.Tensor3D {
+    return tf.reshape(tf.transpose(tf.reshape(o, [bw, this.numHeads, n, this.headDim]), [0, 2, 1, 3]), [bw, n, this.dim]) as tf.Tensor3D;
   }
 }

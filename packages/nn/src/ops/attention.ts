@@ -135,10 +135,58 @@ const fusedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
     value: out as tf.Tensor,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale }) as unknown as tf.Tensor[];
+      return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale, groups: 0 }) as unknown as tf.Tensor[];
     },
   };
 });
+
+/** {@link fusedAttention} with an additive score bias `[G, Nq, Nk]` (slice `s` takes `s mod G`). */
+const fusedBiasedAttention = defineOpFamily(4, (scale) => ([q, k, v, bias], save) => {
+  const [out, p] = tf.engine().runKernel(ATTENTION_KERNEL, { q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, bias: bias as tf.Tensor }, { scale }) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+  ];
+  const groups = (bias as tf.Tensor).shape[0] as number;
+  save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, p as tf.Tensor]);
+  return {
+    value: out as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale, groups }) as unknown as tf.Tensor[];
+    },
+  };
+});
+
+/**
+ * `softmax(q kᵀ · scale + bias[s mod G]) v` over `[BH, N, D]` slices with an additive score bias
+ * `[G, Nq, Nk]` (G divides BH): Swin's relative position bias per head (G = heads), with the
+ * shifted-window mask folded in (G = windows · heads). Differentiable in all four inputs. On wasm
+ * one SIMD kernel each way; tfjs-wasm would run the batched products as a scalar loop (TFJS_NOTES §3).
+ *
+ * @example
+ * ```ts
+ * const q = tf.randomNormal([6, 49, 32]) as tf.Tensor3D; // 2 windows × 3 heads
+ * const bias = tf.zeros([3, 49, 49]) as tf.Tensor3D;     // one per head
+ * const out = attentionWithBias(q, q, q, bias, 32 ** -0.5); // [6, 49, 32]
+ * ```
+ */
+export function attentionWithBias(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.Tensor3D, scale: number): tf.Tensor3D {
+  const [bh, nq] = q.shape;
+  const nk = k.shape[1];
+  const groups = bias.shape[0];
+  if (q.shape[0] !== k.shape[0] || k.shape[0] !== v.shape[0] || q.shape[2] !== k.shape[2] || k.shape[1] !== v.shape[1]) {
+    throw new ShapeError(`attention: incompatible q [${q.shape.join(',')}], k [${k.shape.join(',')}], v [${v.shape.join(',')}]`);
+  }
+  if (bias.shape[1] !== nq || bias.shape[2] !== nk || groups === 0 || bh % groups !== 0) {
+    throw new ShapeError(`attention: bias [${bias.shape.join(',')}] must be [G, ${nq}, ${nk}] with G dividing ${bh}`);
+  }
+  const fused = usesSlicedAttention() && q.dtype === 'float32' && tf.getKernel(ATTENTION_KERNEL, 'wasm') !== undefined;
+  if (fused) return fusedBiasedAttention(scale)(q, k, v, bias) as tf.Tensor3D;
+  let scores = tf.matMul(q, k, false, true) as tf.Tensor;
+  if (scale !== 1) scores = tf.mul(scores, scale);
+  scores = tf.reshape(tf.add(tf.reshape(scores, [bh / groups, groups, nq, nk]), bias), [bh, nq, nk]);
+  return tf.matMul(tf.softmax(scores), v) as tf.Tensor3D;
+}
 
 /**
  * Attention of a single query token per (batch·head) over `M` keys, as elementwise products
