@@ -4,7 +4,8 @@
  * (TFJS_NOTES §1.3); a 2-thread ViT-Ti training step still spent ~1.5 s in single-threaded
  * elementwise kernels (GELU above all). Here N − 1 `worker_threads` instantiate the shared-memory
  * build of the kernels on the main thread's memory, and large elementwise and row-wise calls
- * (GELU, exp, AdamW, EMA; transposes, LayerNorm forward, the attention softmax) are split in N parts.
+ * (GELU, exp, AdamW, EMA; transposes, LayerNorm forward, the attention softmax) are split in N parts,
+ * the attention core by (batch·head) slices.
  *
  * Why by hand: the hand-off has to be synchronous (tfjs kernels are synchronous), so it is a
  * `SharedArrayBuffer` mailbox per worker with `Atomics.wait`/`notify` (~10 µs), which no pool
