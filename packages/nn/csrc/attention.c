@@ -11,8 +11,10 @@
 //
 // Slice shapes: q [nq × d], k [nk × d], v [nk × e], p [nq × nk], out [nq × e]; slices are
 // contiguous. Slice `first + s` uses bias group g = (first + s) mod groups; groups = 0: no bias.
-// `scratch` is this call's own (threads get separate ones): d·nk floats forward; e·nk + nq·nk
-// backward, plus groups·nq·nk for this call's partial dbias, which the caller sums.
+// `scratch` is this call's own (threads get separate ones): d·nk floats forward, + nq·nk when p is
+// not kept (keep_p = 0: inference, where p of every slice at once would double the heap at high
+// resolution); e·nk + nq·nk backward, plus groups·nq·nk for this call's partial dbias, which the
+// caller sums.
 #include "gemm.h"
 
 void scaled_softmax(const float *s, float *p, int rows, int cols, float scale);
@@ -36,12 +38,12 @@ static void scale_by(float *x, int n, float scale) {
 }
 
 __attribute__((export_name("attention_fwd"))) void attention_fwd(const float *q, const float *k, const float *v, const float *bias,
-                                                                   float *out, float *p, float *scratch, int first, int slices,
-                                                                   int groups, int nq, int nk, int d, int e, float scale) {
+                                                                   float *out, float *p, int keep_p, float *scratch, int first,
+                                                                   int slices, int groups, int nq, int nk, int d, int e, float scale) {
   float *kt = scratch;
   for (int s = 0; s < slices; s++) {
     const float *qs = q + s * nq * d, *ks = k + s * nk * d, *vs = v + s * nk * e;
-    float *ps = p + s * nq * nk, *os = out + s * nq * e;
+    float *ps = keep_p ? p + s * nq * nk : scratch + d * nk, *os = out + s * nq * e;
     transpose_rows(ks, kt, nk, d, 0, nk);
     gemm(qs, d, 1, kt, nk, ps, nk, nq, nk, d);
     if (groups > 0) {

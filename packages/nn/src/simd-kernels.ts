@@ -65,7 +65,7 @@ interface Exports {
   transpose_rows(src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void;
   scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
   softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
-  attention_fwd(q: number, k: number, v: number, bias: number, out: number, p: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
+  attention_fwd(q: number, k: number, v: number, bias: number, out: number, p: number, keepP: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
   attention_bwd(q: number, k: number, v: number, p: number, dout: number, dq: number, dk: number, dv: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
   adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
 }
@@ -229,18 +229,18 @@ function callRows(name: RowKernel, rows: number, rowSize: number, argsFor: (r0: 
 }
 
 /**
- * `name(...ptrs, scratch, first, slices, ...dims)` over `slices` independent slices, split by
+ * `name(...ptrs, ...flags, scratch, first, slices, ...dims)` over `slices` independent slices, split by
  * slices over the pool's threads: `ptrs[i]` advances `perSlice[i]` floats a slice (0: the whole
  * buffer for every slice), `first` is the part's first slice counted from `first0`, and each part
  * gets its own `scratchPer` floats from `scratch` on. Returns the number of parts.
  */
-function callSlices(name: SliceKernel, first0: number, slices: number, ptrs: number[], perSlice: number[], scratch: number, scratchPer: number, dims: number[]): number {
+function callSlices(name: SliceKernel, first0: number, slices: number, ptrs: number[], perSlice: number[], scratch: number, scratchPer: number, dims: number[], flags: number[]): number {
   const f = kernels()[name] as unknown as (...args: number[]) => void;
   const parts = pool === null ? 1 : Math.min(pool.size, slices);
   const per = Math.ceil(slices / parts);
   const jobs: number[][] = [];
   for (let s = 0, t = 0; s < slices; s += per, t++) {
-    jobs.push([...ptrs.map((p, i) => p + s * (perSlice[i] as number) * 4), scratch + t * scratchPer * 4, first0 + s, Math.min(per, slices - s), ...dims]);
+    jobs.push([...ptrs.map((p, i) => p + s * (perSlice[i] as number) * 4), ...flags, scratch + t * scratchPer * 4, first0 + s, Math.min(per, slices - s), ...dims]);
   }
   if (jobs.length === 1 || pool === null) f(...(jobs[0] as number[]));
   else pool.run(name, jobs, (args) => f(...args));
@@ -278,6 +278,7 @@ function slicesInChunks(
   scratchPer: number,
   dims: AttentionDims,
   partial?: { offset: number; into: Float32Array },
+  flags: number[] = [],
 ): void {
   const { slices, nq, nk, d, e, scale, groups } = dims;
   const threads = simdKernelThreads();
@@ -296,7 +297,7 @@ function slicesInChunks(
       outputs.map((o, j) => ({ out: part(o, inputs.length + j) })),
       (ptrs) => {
         const at = ptrs[ptrs.length - 1] as number;
-        const parts = callSlices(name, s0, n, ptrs.slice(0, -1), perSlice, at, scratch, [groups, nq, nk, d, e, scale]);
+        const parts = callSlices(name, s0, n, ptrs.slice(0, -1), perSlice, at, scratch, [groups, nq, nk, d, e, scale], flags);
         if (!partial) return;
         const mem = new Float32Array(kernelModule().memory.buffer);
         for (let t = 0; t < parts; t++) {
@@ -313,11 +314,13 @@ function slicesInChunks(
 /**
  * `p = softmax(q kᵀ·scale + bias[s mod groups])`, `out = p v` per slice `s` (q `[slices, nq, d]`,
  * k `[slices, nk, d]`, v `[slices, nk, e]`, bias `[groups, nq, nk]` (empty when `groups` is 0),
- * p `[slices, nq, nk]`, out `[slices, nq, e]`, all row-major float32).
+ * p `[slices, nq, nk]`, out `[slices, nq, e]`, all row-major float32). `p` null: not kept (each
+ * thread reuses one slice's worth).
  */
-export function attentionSimd(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, p: Float32Array, dims: AttentionDims): void {
+export function attentionSimd(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, p: Float32Array | null, dims: AttentionDims): void {
   const { nq, nk, d, e } = dims;
-  slicesInChunks('attention_fwd', [q, k, v, bias], [out, p], [nq * d, nk * d, nk * e, 0, nq * e, nq * nk], d * nk, dims);
+  if (p) slicesInChunks('attention_fwd', [q, k, v, bias], [out, p], [nq * d, nk * d, nk * e, 0, nq * e, nq * nk], d * nk, dims, undefined, [1]);
+  else slicesInChunks('attention_fwd', [q, k, v, bias], [out], [nq * d, nk * d, nk * e, 0, nq * e], d * nk + nq * nk, dims, undefined, [0, 0]);
 }
 
 /**
@@ -493,16 +496,20 @@ function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, gro
   return { slices, nq, nk: k.shape[1] as number, d, e: v.shape[2] as number, scale: (attrs as unknown as { scale: number }).scale, groups };
 }
 
-/** Inputs q, k, v and optionally bias `[groups, nq, nk]`; outputs the attention and p. */
-function attentionKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
+/**
+ * Inputs q, k, v and optionally bias `[groups, nq, nk]`; outputs the attention and, when the
+ * `keepP` attr is true, p (for the backward pass).
+ */
+function attentionKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const { q, k, v, bias } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo; bias?: tf.TensorInfo };
   const dims = attentionDims(q, k, v, bias ? (bias.shape[0] as number) : 0, attrs);
+  const keepP = (attrs as unknown as { keepP?: boolean }).keepP !== false;
   const be = backend as WasmBackendLike;
   const out = be.makeOutput([dims.slices, dims.nq, dims.e], 'float32');
-  const p = be.makeOutput([dims.slices, dims.nq, dims.nk], 'float32');
+  const p = keepP ? be.makeOutput([dims.slices, dims.nq, dims.nk], 'float32') : null;
   const a = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
-  attentionSimd(a(q), a(k), a(v), bias ? a(bias) : new Float32Array(0), a(out), a(p), dims);
-  return [out, p];
+  attentionSimd(a(q), a(k), a(v), bias ? a(bias) : new Float32Array(0), a(out), p ? a(p) : null, dims);
+  return p ? [out, p] : out;
 }
 
 /** Inputs q, k, v, p, dy; attr `groups` (the forward's bias groups, 0: none) adds a dbias output. */

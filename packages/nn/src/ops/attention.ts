@@ -57,7 +57,7 @@ export function scaledDotProductAttention(
     return returnAttention ? { out, attn } : { out };
   }
   if (!returnAttention) {
-    const fused = q.dtype === 'float32' && tf.getKernel(ATTENTION_KERNEL, 'wasm') !== undefined;
+    const fused = fusedAttentionAvailable([q, k, v]);
     return { out: (fused ? fusedAttention : slicedAttention)(scale)(q, k, v) as tf.Tensor3D };
   }
   const qs = tf.unstack(q);
@@ -72,6 +72,11 @@ export function scaledDotProductAttention(
     attns.push(p);
   }
   return { out: tf.stack(outs) as tf.Tensor3D, attn: tf.stack(attns) as tf.Tensor3D };
+}
+
+/** Whether the SIMD attention kernels are registered and take these (float32) inputs. */
+function fusedAttentionAvailable(inputs: tf.Tensor[]): boolean {
+  return tf.getKernel(ATTENTION_KERNEL, 'wasm') !== undefined && inputs.every((t) => t.dtype === 'float32');
 }
 
 function simdSoftmax(): boolean {
@@ -127,35 +132,38 @@ const slicedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
   };
 });
 
-/** The attention core for one `scale` as two SIMD kernels over all slices (forward, backward). */
-const fusedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
-  const [out, p] = tf.engine().runKernel(ATTENTION_KERNEL, { q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor }, { scale }) as unknown as [tf.Tensor, tf.Tensor];
-  save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, p as tf.Tensor]);
-  return {
-    value: out as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale, groups: 0 }) as unknown as tf.Tensor[];
-    },
-  };
-});
+/** Whether a gradient tape is recording (inside `tf.grad`/`variableGrads`): only then is p kept. */
+function recording(): boolean {
+  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+}
 
-/** {@link fusedAttention} with an additive score bias `[G, Nq, Nk]` (slice `s` takes `s mod G`). */
-const fusedBiasedAttention = defineOpFamily(4, (scale) => ([q, k, v, bias], save) => {
-  const [out, p] = tf.engine().runKernel(ATTENTION_KERNEL, { q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, bias: bias as tf.Tensor }, { scale }) as unknown as [
-    tf.Tensor,
-    tf.Tensor,
-  ];
-  const groups = (bias as tf.Tensor).shape[0] as number;
-  save([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, p as tf.Tensor]);
-  return {
-    value: out as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale, groups }) as unknown as tf.Tensor[];
-    },
-  };
-});
+/**
+ * The attention core for one `scale` as two SIMD kernels over all slices, with (`biased`) or
+ * without a bias input. Off the tape the kernel keeps no p: at high resolution p of all slices at
+ * once would be the largest tensor of the forward pass (ViT-S/8 at 480p: ~1 GB).
+ */
+function fusedAttentionOp(biased: boolean) {
+  return defineOpFamily(biased ? 4 : 3, (scale) => (inputs, save) => {
+    const [q, k, v, bias] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const groups = bias ? (bias.shape[0] as number) : 0;
+    const keepP = recording();
+    const result = tf.engine().runKernel(ATTENTION_KERNEL, bias ? { q, k, v, bias } : { q, k, v }, { scale, keepP }) as unknown as tf.Tensor | tf.Tensor[];
+    const [out, p] = Array.isArray(result) ? result : [result];
+    if (p) save([q, k, v, p]);
+    return {
+      value: out as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        if (!sp) throw new Error('attention: the forward pass ran off the gradient tape, so it kept no probabilities');
+        return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { q: sq, k: sk, v: sv, p: sp, dy }, { scale, groups }) as unknown as tf.Tensor[];
+      },
+    };
+  });
+}
+
+const fusedAttention = fusedAttentionOp(false);
+/** With an additive score bias `[G, Nq, Nk]` (slice `s` takes `s mod G`). */
+const fusedBiasedAttention = fusedAttentionOp(true);
 
 /**
  * `softmax(q kᵀ · scale + bias[s mod G]) v` over `[BH, N, D]` slices with an additive score bias
@@ -180,8 +188,7 @@ export function attentionWithBias(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D
   if (bias.shape[1] !== nq || bias.shape[2] !== nk || groups === 0 || bh % groups !== 0) {
     throw new ShapeError(`attention: bias [${bias.shape.join(',')}] must be [G, ${nq}, ${nk}] with G dividing ${bh}`);
   }
-  const fused = usesSlicedAttention() && q.dtype === 'float32' && tf.getKernel(ATTENTION_KERNEL, 'wasm') !== undefined;
-  if (fused) return fusedBiasedAttention(scale)(q, k, v, bias) as tf.Tensor3D;
+  if (usesSlicedAttention() && fusedAttentionAvailable([q, k, v, bias])) return fusedBiasedAttention(scale)(q, k, v, bias) as tf.Tensor3D;
   let scores = tf.matMul(q, k, false, true) as tf.Tensor;
   if (scale !== 1) scores = tf.mul(scores, scale);
   scores = tf.reshape(tf.add(tf.reshape(scores, [bh / groups, groups, nq, nk]), bias), [bh, nq, nk]);
