@@ -17,11 +17,9 @@ import { median } from './stats.js';
 
 const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...string[]];
 await initBackend('wasm', { threads: Number(threadsS) });
-// BENCH_NO_FUSED_GELU=1: the composite erf GELU instead of the SIMD kernel (for before/after runs).
-if (process.env.BENCH_NO_FUSED_GELU === '1') for (const k of ['SelfPatchGelu', 'SelfPatchGeluGrad']) tf.unregisterKernel(k, 'wasm');
-// BENCH_NO_FUSED_ATTENTION=1: the attention core as per-slice XNNPACK matMuls (before/after runs).
-if (process.env.BENCH_NO_FUSED_ATTENTION === '1') for (const k of ['SelfPatchAttention', 'SelfPatchAttentionGrad']) tf.unregisterKernel(k, 'wasm');
-// BENCH_STOCK_KERNELS=Identity,Cast: tfjs's own kernels for those names (before/after runs).
+// BENCH_STOCK_KERNELS=Identity,Cast: tfjs's own kernels for those names, or, for fused kernels
+// (SelfPatchAttention,SelfPatchAttentionGrad; SelfPatchGelu,SelfPatchGeluGrad), none, so their ops
+// run the tfjs composite (before/after runs).
 if (process.env.BENCH_STOCK_KERNELS) uninstallWasmKernels(process.env.BENCH_STOCK_KERNELS.split(','));
 
 const heapMb = (): number => ((tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0) / 2 ** 20;

@@ -347,7 +347,8 @@ export function installWasmKernels(): void {
 
 /**
  * Restores tfjs-backend-wasm's own kernels (benchmark baselines only): all of them, or only the
- * named replacements (for before/after runs of one change).
+ * named ones (for before/after runs of one change). A named replacement goes back to the stock
+ * kernel; a named fused kernel (`SelfPatchAttention`, ...) is removed, so its op runs the composite.
  */
 export function uninstallWasmKernels(names?: readonly string[]): void {
   if (!installed) return;

@@ -61,23 +61,28 @@ export class WindowAttention extends Module {
     const d = this.headDim;
     const qkv = tf.reshape(tf.transpose(tf.reshape(this.qkv.forward(x), [bw, n, 3 * h, d]), [0, 2, 1, 3]), [bw, 3, h * n * d]);
     const [q, k, v] = tf.split(qkv, 3, 1).map((t) => tf.reshape(t, [bw * h, n, d]) as tf.Tensor3D) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const bias = this.scoreBias(mask);
     if (!returnAttention) {
-      // Slice (window w, head j) takes bias group w·h + j: the head's bias plus the window's mask.
-      const bias = mask
-        ? (tf.reshape(tf.add(tf.reshape(this.bias(), [1, h, n, n]), tf.reshape(mask, [mask.shape[0], 1, n, n])), [mask.shape[0] * h, n, n]) as tf.Tensor3D)
-        : this.bias();
       // q is scaled first, as the reference does (same rounding); the kernel's own scale is 1.
       const o = attentionWithBias(tf.mul(q, this.scale), k, v, bias, 1);
       return { out: this.proj.forward(this.mergeHeads(o, bw, n)) as tf.Tensor3D };
     }
-    let scores = tf.add(tf.reshape(tf.matMul(tf.mul(q, this.scale), k, false, true), [bw, h, n, n]), this.bias());
-    if (mask) {
-      const nw = mask.shape[0];
-      scores = tf.reshape(tf.add(tf.reshape(scores, [bw / nw, nw, h, n, n]), tf.reshape(mask, [1, nw, 1, n, n])), [bw, h, n, n]);
-    }
+    const g = bias.shape[0];
+    const scores = tf.reshape(tf.add(tf.reshape(tf.matMul(tf.mul(q, this.scale), k, false, true), [(bw * h) / g, g, n, n]), bias), [bw, h, n, n]);
     const attn = tf.softmax(scores) as tf.Tensor4D;
     const o = tf.matMul(tf.reshape(attn, [bw * h, n, n]), v) as tf.Tensor3D;
     return { out: this.proj.forward(this.mergeHeads(o, bw, n)) as tf.Tensor3D, attn };
+  }
+
+  /**
+   * The score bias of slice (window w, head j), by group: `[nH, N, N]` (group j), or with a shift
+   * mask `[nW, N, N]` folded in, `[nW·nH, N, N]` (group w·nH + j).
+   */
+  private scoreBias(mask: tf.Tensor3D | null): tf.Tensor3D {
+    if (!mask) return this.bias();
+    const [nw, n] = mask.shape;
+    const h = this.numHeads;
+    return tf.reshape(tf.add(tf.reshape(this.bias(), [1, h, n, n]), tf.reshape(mask, [nw, 1, n, n])), [nw * h, n, n]) as tf.Tensor3D;
   }
 
   /** `[B·nW·nH, N, d]` → `[B·nW, N, C]`. */

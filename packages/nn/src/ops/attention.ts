@@ -30,6 +30,13 @@ export function usesSlicedAttention(): boolean {
   return tf.getBackend() === 'wasm' && opsMode() === 'tuned';
 }
 
+/** q `[BH, Nq, D]`, k `[BH, Nk, D]`, v `[BH, Nk, E]`, or a ShapeError naming the three shapes. */
+function checkQkv(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): void {
+  if (q.shape[0] !== k.shape[0] || k.shape[0] !== v.shape[0] || q.shape[2] !== k.shape[2] || k.shape[1] !== v.shape[1]) {
+    throw new ShapeError(`attention: incompatible q [${q.shape.join(',')}], k [${k.shape.join(',')}], v [${v.shape.join(',')}]`);
+  }
+}
+
 /**
  * `softmax(q kᵀ · scale) v` over `[BH, N, D]` inputs.
  *
@@ -46,11 +53,7 @@ export function scaledDotProductAttention(
   scale: number,
   returnAttention = false,
 ): AttentionResult {
-  if (q.shape[0] !== k.shape[0] || k.shape[0] !== v.shape[0] || q.shape[2] !== k.shape[2] || k.shape[1] !== v.shape[1]) {
-    throw new ShapeError(
-      `attention: incompatible q [${q.shape.join(',')}], k [${k.shape.join(',')}], v [${v.shape.join(',')}]`,
-    );
-  }
+  checkQkv(q, k, v);
   if (!usesSlicedAttention()) {
     const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)) as tf.Tensor3D;
     const out = tf.matMul(attn, v) as tf.Tensor3D;
@@ -182,9 +185,7 @@ export function attentionWithBias(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D
   const [bh, nq] = q.shape;
   const nk = k.shape[1];
   const groups = bias.shape[0];
-  if (q.shape[0] !== k.shape[0] || k.shape[0] !== v.shape[0] || q.shape[2] !== k.shape[2] || k.shape[1] !== v.shape[1]) {
-    throw new ShapeError(`attention: incompatible q [${q.shape.join(',')}], k [${k.shape.join(',')}], v [${v.shape.join(',')}]`);
-  }
+  checkQkv(q, k, v);
   if (bias.shape[1] !== nq || bias.shape[2] !== nk || groups === 0 || bh % groups !== 0) {
     throw new ShapeError(`attention: bias [${bias.shape.join(',')}] must be [G, ${nq}, ${nk}] with G dividing ${bh}`);
   }
