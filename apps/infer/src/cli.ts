@@ -13,7 +13,7 @@ import { serializeSafetensors } from '@selfpatch/nn/io';
 import { writeFileAtomic } from '@selfpatch/nn/node';
 import { decodeImage, IMAGE_EXTENSIONS, pilResize, readMask, toNormalizedCHW } from '@selfpatch/data';
 import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores } from '@selfpatch/eval';
-import { checkpointOptions, davisSequences, intOption, openCheckpoint, propagateSequence, runCli, visualizeImage, type CheckpointCliOptions, type DenseBackbone } from '@selfpatch/eval/node';
+import { checkpointOptions, davisSequences, intOption, MAX_IMAGE_SIDE, openCheckpoint, propagateSequence, runCli, visualizeImage, type CheckpointCliOptions, type DenseBackbone } from '@selfpatch/eval/node';
 
 /** Patch features of one image as `[h·w, C]` float32 plus the grid in the metadata. */
 export async function extractFeatures(net: DenseBackbone, image: string, size: number): Promise<{ bytes: Uint8Array; h: number; w: number; c: number }> {
@@ -51,9 +51,9 @@ export function buildProgram(): Command {
     .description('patch features of an image to safetensors (`features` [h·w, C], grid in the metadata)')
     .requiredOption('--image <file>', 'input image')
     .requiredOption('--out <file>', 'output .safetensors')
-    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1), 224)
+    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1, MAX_IMAGE_SIDE), 224)
     .action(async (o: CheckpointCliOptions & { image: string; out: string; size: number }) => {
-      const net = await openCheckpoint(o);
+      const net = await openCheckpoint(o, { flag: '--size', value: o.size });
       try {
         const r = await extractFeatures(net, o.image, o.size);
         writeFileAtomic(o.out, r.bytes);
@@ -66,9 +66,9 @@ export function buildProgram(): Command {
     .description('attention maps per head and patch-feature PCA as PNGs')
     .requiredOption('--image <file>', 'input image')
     .option('--out <dir>', 'output folder', 'attention')
-    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1), 480)
+    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1, MAX_IMAGE_SIDE), 480)
     .action(async (o: CheckpointCliOptions & { image: string; out: string; size: number }) => {
-      const net = await openCheckpoint(o);
+      const net = await openCheckpoint(o, { flag: '--size', value: o.size });
       try {
         const r = await visualizeImage(net, o.image, o.out, o.size);
         console.log(r.files.join('\n'));
@@ -85,7 +85,7 @@ export function buildProgram(): Command {
     .option('--sequence <name>', 'DAVIS sequence')
     .option('--year <year>', 'DAVIS year for --davis', '2016')
     .option('--out <dir>', 'output folder for the palette PNGs', 'propagation')
-    .option('--short-side <px>', 'frame short side (480 = the official protocol)', intOption('--short-side', 1), 480)
+    .option('--short-side <px>', 'frame short side (480 = the official protocol)', intOption('--short-side', 1, MAX_IMAGE_SIDE), 480)
     .option('--n-last-frames <n>', 'queue length', intOption('--n-last-frames', 1), 7)
     .action(async (o: CheckpointCliOptions & { frames?: string; mask?: string; gt?: string; davis?: string; sequence?: string; year: string; out: string; shortSide: number; nLastFrames: number }) => {
       let seq: { name: string; frames: string[]; masks: string[] };
@@ -106,7 +106,7 @@ export function buildProgram(): Command {
           if (missing) throw new ConfigError('--gt', `missing ground-truth mask ${missing}`);
         }
       }
-      const net = await openCheckpoint(o);
+      const net = await openCheckpoint(o, { flag: '--short-side', value: o.shortSide, longSide: 2 * o.shortSide });
       mkdirSync(o.out, { recursive: true });
       try {
         await propagateSequence(net, seq, o.out, {

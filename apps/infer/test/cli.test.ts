@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { encode } from 'fast-png';
 import { Rng } from '@selfpatch/nn';
 import { parseSafetensors, serializeSafetensors } from '@selfpatch/nn/io';
-import { use } from '@selfpatch/nn/testing';
+import { deeplyNestedPth, use } from '@selfpatch/nn/testing';
 import { decodeMask, demoImagesDir, demoVideoDir } from '@selfpatch/data';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 
@@ -80,4 +80,30 @@ test('selfpatch-infer propagate over a folder of frames from a first-frame mask,
   const scores = JSON.parse(readFileSync(join(dir, 'out', 'scores.json'), 'utf8')) as Record<string, number>;
   assert.ok((scores['J-Mean'] as number) > 0 && (scores['J-Mean'] as number) <= 1);
   assert.match(ok.stdout, /frames_1 .*\n.*frames_2/);
+});
+
+test('hostile and absurd inputs: one line, exit 2, before any work (infer and eval alike)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'selfpatch-infer-bad-'));
+  const deep = join(dir, 'deep.pth');
+  writeFileSync(deep, deeplyNestedPth(100_000));
+  const photo = join(demoImagesDir(), readdirSync(demoImagesDir()).sort()[1] as string);
+  const evalMain = join(here, '..', '..', '..', 'packages', 'eval', 'src', 'node', 'main.ts');
+  const runEval = (args: string[]) => spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', evalMain, ...args], { encoding: 'utf8', timeout: 300_000 });
+  for (const r of [run(['features', '--checkpoint', deep, '--image', photo, '--out', join(dir, 'f.safetensors')]), runEval(['visualize', '--checkpoint', deep, '--image', photo, '--out', join(dir, 'v')])]) {
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /deep\.pth:archive\/data\.pkl: pickle nests containers more than 1000 deep/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.ok(r.stderr.length < 1500, r.stderr);
+  }
+  const big = run(['features', '--checkpoint', deep, '--image', photo, '--out', join(dir, 'f.safetensors'), '--size', '100000']);
+  assert.equal(big.status, 2, big.stderr);
+  assert.match(big.stderr, /invalid option '--size': expected an integer from 1 to 4096, got '100000'/);
+  // Within the flag's range but beyond what this model's attention can allocate: refused by name.
+  const ckpt = await checkpoint(dir);
+  const wide = run(['attention', '--checkpoint', ckpt, '--image', photo, '--out', join(dir, 'a'), '--size', '4000']);
+  assert.equal(wide.status, 2, wide.stderr);
+  assert.match(wide.stderr, /invalid option '--size': 4000 is too large for this ViT \(patch 16\).*use at most \d+/);
+  const missing = run(['features', '--checkpoint', join(dir, 'nope.pth'), '--image', photo, '--out', join(dir, 'f.safetensors')]);
+  assert.equal(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /nope\.pth: cannot read file/);
 });

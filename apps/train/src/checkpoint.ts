@@ -3,12 +3,13 @@
  * holding every tensor of the run state, with the JSON-able rest (config, position, RNG and
  * loader state, optimizer step counts) in the safetensors `__metadata__`. Written atomically
  * (temp file + fsync + rename), so an interrupted or failed save leaves the previous checkpoints
- * intact; older ones beyond `keep_last` are removed only after the new one is in place.
+ * intact; older ones beyond `keep_last` are removed only after the new one is in place, and only
+ * intact ones count (see {@link pruneCheckpoints}).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { CheckpointFormatError, type RawTensor } from '@selfpatch/nn';
-import { parseSafetensors, serializeSafetensors } from '@selfpatch/nn/io';
+import { detectFormat, parseSafetensors, serializeSafetensors } from '@selfpatch/nn/io';
 import { writeFileAtomic } from '@selfpatch/nn/node';
 import type { LoaderState } from '@selfpatch/data';
 import type { TrainConfig } from './config.js';
@@ -50,8 +51,60 @@ export function saveCheckpoint(out: string, ckpt: TrainCheckpoint, keepLast: num
     job: JSON.stringify(ckpt.job.meta),
   };
   writeFileAtomic(path, serializeSafetensors(ckpt.job.tensors, metadata));
-  for (const old of listCheckpoints(out).slice(0, -keepLast)) rmSync(old, { force: true });
+  pruneCheckpoints(out, path, keepLast);
   return path;
+}
+
+function iterationOf(path: string): number {
+  return Number(NAME.exec(basename(path))?.[1] ?? -1);
+}
+
+/**
+ * Keeps `newest` (just written) and the `keepLast − 1` newest *intact* checkpoints before it;
+ * removes older intact ones. Damaged files are neither counted nor removed (they are evidence, and
+ * never what a resume would use), and files numbered past `newest` are left alone, so pruning can
+ * never remove the checkpoint a run would resume from.
+ */
+export function pruneCheckpoints(out: string, newest: string, keepLast: number): string[] {
+  const at = iterationOf(newest);
+  const older = listCheckpoints(out).filter((p) => p !== newest && iterationOf(p) < at && checkpointIntact(p));
+  const doomed = older.slice(0, Math.max(0, older.length - (keepLast - 1)));
+  for (const p of doomed) rmSync(p, { force: true });
+  return doomed;
+}
+
+/**
+ * A cheap integrity check that reads only the header: a selfpatch-train checkpoint whose file
+ * size matches the data its header describes. Catches truncated, empty and foreign files without
+ * reading hundreds of megabytes.
+ */
+export function checkpointIntact(path: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    if (size < 8) return false;
+    const head = Buffer.alloc(8);
+    readSync(fd, head, 0, 8, 0);
+    const n = Number(head.readBigUInt64LE(0));
+    if (n <= 0 || 8 + n > size || n > 100_000_000) return false;
+    const json = Buffer.alloc(n);
+    readSync(fd, json, 0, n, 8);
+    const header = JSON.parse(json.toString('utf8')) as Record<string, { data_offsets?: [number, number] } | Record<string, string>>;
+    if ((header.__metadata__ as Record<string, string> | undefined)?.format !== CHECKPOINT_FORMAT) return false;
+    let end = 0;
+    for (const [k, v] of Object.entries(header)) {
+      if (k === '__metadata__') continue;
+      const offs = (v as { data_offsets?: [number, number] }).data_offsets;
+      if (!Array.isArray(offs)) return false;
+      end = Math.max(end, offs[1]);
+    }
+    return 8 + n + end === size;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }
 
 /** Checkpoint files of a run, oldest first. */
@@ -71,6 +124,9 @@ export function readTrainCheckpoint(path: string): TrainCheckpoint {
     bytes = readFileSync(path);
   } catch (err) {
     throw new CheckpointFormatError(path, `cannot read file (${(err as Error).message})`);
+  }
+  if (detectFormat(bytes, path) === 'pth') {
+    throw new CheckpointFormatError(path, "a PyTorch file, not a selfpatch-train checkpoint (runs/<name>/checkpoints/checkpoint-*.safetensors); the eval and infer tools load .pth backbones");
   }
   const { tensors, metadata } = parseSafetensors(bytes, { source: path });
   if (metadata.format !== CHECKPOINT_FORMAT) {

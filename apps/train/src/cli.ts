@@ -9,11 +9,10 @@ import { basename, dirname, resolve, join, relative } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { SelfPatchError } from '@selfpatch/nn';
-import { WriteError } from '@selfpatch/nn/node';
+import { runCliMain } from '@selfpatch/nn/node';
 import { describeBackend, initBackend } from '@selfpatch/nn/runtime';
 import { DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
-import { train, TrainingStopped, type MetricsRecord } from './run.js';
+import { train, type MetricsRecord } from './run.js';
 import { writeReport } from './report.js';
 import { exportCheckpoint } from './export.js';
 
@@ -168,25 +167,15 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; typed errors become one clear line and an exit code, not a stack trace. */
+/**
+ * Runs the CLI with the shared error policy: one clear line per failure and a stable exit code
+ * (2 invalid input, 3 non-finite loss, 4 failed write, 5 output folder busy, 130 interrupted,
+ * 1 unexpected); the stack only with --verbose or DEBUG.
+ */
 export async function main(argv: string[] = process.argv): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if (err instanceof TrainingStopped) {
-      console.error(`\nstopped: ${err.message}`);
-      process.exitCode = err.exitCode;
-    } else if (err instanceof WriteError) {
-      console.error(`\nerror: ${err.message}. The previous checkpoints are intact; free space or fix permissions, then --resume.`);
-      process.exitCode = 4;
-    } else if (err instanceof SelfPatchError) {
-      console.error(`\nerror: ${err.message}`);
-      process.exitCode = 2;
-    } else {
-      throw err;
-    }
-  }
-  // Worker threads and the wasm runtime must not keep a finished run alive.
-  process.exit(process.exitCode ?? 0);
+  const program = buildProgram();
+  program.addHelpText('after', '\nAdd --verbose (or set DEBUG=1) to print the stack of an error.');
+  await runCliMain(async (args) => {
+    await program.parseAsync(args);
+  }, argv);
 }
-

@@ -4,14 +4,15 @@
  * save, exit) and a clean stop on a non-finite loss (the last good checkpoint is kept).
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, SelfPatchError } from '@selfpatch/nn';
-import { DataLoader, demoImagesDir, imageFolder } from '@selfpatch/data';
+import { DataLoader, demoImagesDir, imageFolder, type Batch } from '@selfpatch/data';
+import { acquireRunLock, removeStaleTemps, WriteError } from '@selfpatch/nn/node';
 import { NonFiniteLossError, NonFiniteMoBYLossError } from '@selfpatch/ssl';
 import { RESUME_MUTABLE, type TrainConfig } from './config.js';
-import { latestCheckpoint, listCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.js';
+import { checkpointDir, latestCheckpoint, listCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.js';
 import { createJob, type StepMetrics } from './jobs.js';
 import { exportTeacher } from './export.js';
 
@@ -50,11 +51,11 @@ export interface RunResult {
 }
 
 /** The images of a run: the folder's files (recursive), or the embedded demo photos. */
-export function dataFiles(config: TrainConfig): { root: string; files: string[] } {
+export function dataFiles(config: TrainConfig, log: (line: string) => void = () => {}): { root: string; files: string[] } {
   const root = config.data === '' ? demoImagesDir() : resolve(config.data);
   let folder;
   try {
-    folder = imageFolder(root);
+    folder = imageFolder(root, { onLoop: (p) => log(`warning: ${p} links back to a folder already read (a symlink loop); not read twice`) });
   } catch (err) {
     throw new ConfigError('data', (err as Error).message);
   }
@@ -85,6 +86,31 @@ function checkResumeConfig(saved: TrainConfig, requested: TrainConfig): TrainCon
   return merged;
 }
 
+/** Runs a write, turning an fs failure into a {@link WriteError} naming the file. */
+function writing<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof WriteError) throw err;
+    throw new WriteError(file, err as Error);
+  }
+}
+
+/**
+ * A failed write during a run, saying what is safe: the last checkpoint on disk, or that there
+ * was none yet.
+ */
+export class RunWriteError extends WriteError {
+  constructor(cause: WriteError, lastCheckpoint: string | null) {
+    super(cause.file, new Error(cause.message.replace(/^could not write [^:]*: /, '')));
+    this.message =
+      `${cause.message}. ` +
+      (lastCheckpoint
+        ? `The last checkpoint, ${lastCheckpoint}, is intact; free space or fix permissions, then --resume`
+        : 'No checkpoint had been written yet; free space or fix permissions, then start the run again');
+  }
+}
+
 /** Keeps metrics.jsonl consistent with a resumed position (drops lines past it). */
 function trimMetrics(path: string, nextStep: number): void {
   if (!existsSync(path)) return;
@@ -98,7 +124,7 @@ function trimMetrics(path: string, nextStep: number): void {
         return false;
       }
     });
-  writeFileSync(path, kept.length ? `${kept.join('\n')}\n` : '');
+  writing(path, () => writeFileSync(path, kept.length ? `${kept.join('\n')}\n` : ''));
 }
 
 /**
@@ -114,6 +140,29 @@ function trimMetrics(path: string, nextStep: number): void {
 export async function train(requested: TrainConfig, options: { resume: boolean } & RunHooks): Promise<RunResult> {
   const log = options.log ?? ((l: string) => console.error(l));
   const out = resolve(requested.out);
+  const existed = existsSync(out);
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (err) {
+    throw new ConfigError('out', `cannot create output directory ${out}: ${(err as Error).message}`);
+  }
+  // One writer per run folder: a second process would interleave checkpoints and metrics.
+  const lock = acquireRunLock(out);
+  let wroteOutput = false;
+  try {
+    const r = await trainLocked(requested, out, options, log, () => (wroteOutput = true));
+    return r;
+  } catch (err) {
+    if (err instanceof WriteError && !(err instanceof RunWriteError)) throw new RunWriteError(err, latestCheckpoint(out)?.path ?? null);
+    throw err;
+  } finally {
+    lock.release();
+    // A run refused before its first write leaves no folder behind that it created.
+    if (!existed && !wroteOutput) rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function trainLocked(requested: TrainConfig, out: string, options: { resume: boolean } & RunHooks, log: (line: string) => void, markWritten: () => void): Promise<RunResult> {
   let config = requested;
   let resumeFrom: ReturnType<typeof latestCheckpoint> = null;
   if (options.resume) {
@@ -123,12 +172,8 @@ export async function train(requested: TrainConfig, options: { resume: boolean }
   } else if (listCheckpoints(out).length > 0) {
     throw new ConfigError('out', `${out} already holds checkpoints; pass --resume to continue that run or choose another --out`);
   }
-  try {
-    mkdirSync(out, { recursive: true });
-  } catch (err) {
-    throw new ConfigError('out', `cannot create output directory ${out}: ${(err as Error).message}`);
-  }
-  const { root, files } = dataFiles(config);
+  for (const t of removeStaleTemps(checkpointDir(out))) log(`removed ${join(checkpointDir(out), t)}, left by an interrupted write`);
+  const { root, files } = dataFiles(config, log);
   const ids = filesId(root, files);
   if (resumeFrom && (resumeFrom.ckpt.position.files.hash !== ids.hash || resumeFrom.ckpt.position.files.count !== ids.count)) {
     throw new ConfigError('data', `${root} does not hold the images the checkpoint was trained on (${ids.count} files now, ${resumeFrom.ckpt.position.files.count} then); resuming would not continue the same run`);
@@ -146,13 +191,7 @@ export async function train(requested: TrainConfig, options: { resume: boolean }
     loader.setState(resumeFrom.ckpt.position.loader);
     it = resumeFrom.ckpt.position.iteration;
     elapsed = resumeFrom.ckpt.position.elapsed;
-    trimMetrics(metricsPath, it);
-    log(`resumed from ${resumeFrom.path} at step ${it}`);
-  } else {
-    writeFileSync(metricsPath, '');
   }
-  writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  log(`${config.method} on ${config.arch} (${(job.numParams / 1e6).toFixed(2)}M parameters), ${files.length} images from ${root}, batch ${config.batch_size}, ${loader0} steps/epoch; steps ${it} → ${stopAt}`);
 
   const save = (): string => {
     const position: RunPosition = { iteration: it, loader: loader.getState(), files: ids, elapsed };
@@ -161,14 +200,43 @@ export async function train(requested: TrainConfig, options: { resume: boolean }
   let lastCheckpoint: string | null = resumeFrom?.path ?? null;
   let lastSaved = it;
   let interrupted = false;
+  const reported = new Set<string>();
+  const reportSkipped = (): void => {
+    for (const s of loader.skipped) {
+      if (reported.has(s.path)) continue;
+      reported.add(s.path);
+      log(`skipped ${s.path}: ${s.reason}`);
+    }
+  };
   try {
+    // The first batch is read before anything is written, so a folder with too few usable images
+    // is refused without leaving a half-made run behind.
+    const firstPosition = loader.getState();
+    let ready: Batch | null = it < stopAt ? await loader.next() : null;
+    reportSkipped();
+    if (resumeFrom) {
+      trimMetrics(metricsPath, it);
+      log(`resumed from ${resumeFrom.path} at step ${it}`);
+    } else {
+      writing(metricsPath, () => writeFileSync(metricsPath, ''));
+    }
+    markWritten();
+    writing(join(out, 'config.json'), () => writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`));
+    log(`${config.method} on ${config.arch} (${(job.numParams / 1e6).toFixed(2)}M parameters), ${files.length} images from ${root}, batch ${config.batch_size}, ${loader0} steps/epoch; steps ${it} → ${stopAt}`);
     while (it < stopAt) {
+      // A turn of the event loop, so SIGINT/SIGTERM handlers run even when every step is
+      // synchronous (cpu backend) and the batches are already prefetched.
+      await new Promise<void>((r) => setImmediate(r));
       if (options.signal?.aborted) {
+        // The batch read ahead was not trained on: the checkpoint must point back at it.
+        if (ready) loader.setState(firstPosition);
         interrupted = true;
         break;
       }
       const t0 = performance.now();
-      const batch = await loader.next();
+      const batch = ready ?? (await loader.next());
+      ready = null;
+      reportSkipped();
       const crops = batch.crops.map((data, i) => {
         const s = batch.sizes[i] as number;
         return tf.tensor4d(data, [batch.batchSize, 3, s, s]);
@@ -191,7 +259,7 @@ export async function train(requested: TrainConfig, options: { resume: boolean }
       const dt = (performance.now() - t0) / 1000;
       elapsed += dt;
       const rec: MetricsRecord = { step: it - 1, epoch: Math.floor((it - 1) / loader0), ...m, img_per_s: batch.batchSize / dt, time: elapsed };
-      appendFileSync(metricsPath, `${JSON.stringify(rec)}\n`);
+      writing(metricsPath, () => appendFileSync(metricsPath, `${JSON.stringify(rec)}\n`));
       options.onStep?.(rec, stopAt);
       if (it % config.save_every === 0 && it < stopAt) {
         lastCheckpoint = save();
@@ -201,10 +269,7 @@ export async function train(requested: TrainConfig, options: { resume: boolean }
     if (lastSaved !== it || !lastCheckpoint) lastCheckpoint = save();
     let exported: RunResult['exported'] = null;
     if (it >= stopAt && !interrupted) exported = exportTeacher(job.teacherBackbone(), out, config);
-    if (loader.skipped.length > 0) {
-      log(`${loader.skipped.length} unreadable image(s) were skipped:`);
-      for (const s of loader.skipped.slice(0, 10)) log(`  ${s.path}: ${s.reason}`);
-    }
+    if (loader.skipped.length > 0) log(`${loader.skipped.length} image file(s) could not be used and were skipped (listed above)`);
     return { iteration: it, checkpoint: lastCheckpoint, exported, interrupted, skippedFiles: loader.skipped.length };
   } finally {
     await loader.close();

@@ -4,7 +4,9 @@
  * depend on which worker ran it or when.
  */
 import { Rng } from '@selfpatch/nn';
+import { readFile } from 'node:fs/promises';
 import { decodeImage } from './decode.js';
+import { ImageDecodeError } from './decode-error.js';
 import { mobyViews, multiCrop, type MultiCropOptions } from './transforms.js';
 
 export type RecipeSpec = { kind: 'multicrop'; options: MultiCropOptions } | { kind: 'moby'; size: number };
@@ -24,14 +26,38 @@ export function sampleRng(seed: number, epoch: number, slot: number): Rng {
   return new Rng(seed).fork(`augment:${epoch}:${slot}`);
 }
 
+/** Why a file cannot be read, in words (the errno, not libvips' "unsupported image format"). */
+function readFailure(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOENT':
+      return 'file not found (deleted, or a dangling link)';
+    case 'ELOOP':
+      return 'symbolic link loop';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return `cannot read file (${err.code ?? err.message})`;
+  }
+}
+
 export async function runJob(job: Job): Promise<JobResult> {
+  let bytes: Uint8Array;
   try {
-    const img = await decodeImage(job.path, { maxPixels: job.maxPixels });
+    bytes = await readFile(job.path);
+  } catch (err) {
+    return { ok: false, slot: job.slot, path: job.path, reason: readFailure(err as NodeJS.ErrnoException) };
+  }
+  try {
+    const img = await decodeImage(bytes, { source: job.path, maxPixels: job.maxPixels });
     const rng = sampleRng(job.seed, job.epoch, job.slot);
     const views = job.recipe.kind === 'multicrop' ? multiCrop(img, rng, job.recipe.options) : mobyViews(img, rng, job.recipe.size);
     return { ok: true, slot: job.slot, sizes: views.map((v) => v.size), views: views.map((v) => v.data) };
   } catch (err) {
-    const reason = (err as Error).message ?? String(err);
+    // The path travels separately: keep only the reason, so reports do not print the path twice.
+    const reason = err instanceof ImageDecodeError ? err.reason : ((err as Error).message ?? String(err));
     return { ok: false, slot: job.slot, path: job.path, reason };
   }
 }

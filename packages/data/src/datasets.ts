@@ -4,7 +4,7 @@
  * binary 0/255 masks and 2017 indexed palette masks) and the Fashion-MNIST IDX files (Debian package
  * `dataset-fashion-mnist`) for the k-NN probe. Problems raise {@link DatasetError} naming the path.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeMask, type LabelMap } from './mask.js';
@@ -35,13 +35,36 @@ export interface ImageFolder {
   ignored: string[];
 }
 
-function listImages(dir: string, extensions: string[]): string[] {
+/**
+ * Image files below `dir`, sorted by name at each level. Symlinks are followed (to files and to
+ * folders); a folder reached again through a link (a loop) is reported through `onLoop` and not
+ * walked twice (`visited` holds real paths already read, e.g. the dataset root).
+ */
+function listImages(dir: string, extensions: string[], onLoop: (path: string) => void = () => {}, visited = new Set<string>()): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
+    const real = realpathSync(d);
+    if (visited.has(real)) {
+      onLoop(d);
+      return;
+    }
+    visited.add(real);
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && extensions.includes(extname(e.name).toLowerCase())) out.push(p);
+      let isDir = e.isDirectory();
+      let isFile = e.isFile();
+      if (e.isSymbolicLink()) {
+        try {
+          const st = statSync(p);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch {
+          // A dangling link: handed on as a file when it looks like an image, so it is reported.
+          isFile = true;
+        }
+      }
+      if (isDir) walk(p);
+      else if (isFile && extensions.includes(extname(e.name).toLowerCase())) out.push(p);
     }
   };
   walk(dir);
@@ -54,21 +77,28 @@ function listImages(dir: string, extensions: string[]): string[] {
  * const { samples, classes } = imageFolder('data/photos'); // photos/<class>/**.jpg or photos/**.jpg
  * ```
  */
-export function imageFolder(root: string, options: { extensions?: string[] } = {}): ImageFolder {
+export function imageFolder(root: string, options: { extensions?: string[]; onLoop?: (path: string) => void } = {}): ImageFolder {
   const ext = options.extensions ?? IMAGE_EXTENSIONS;
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new DatasetError(root, 'not a directory');
-  const entries = readdirSync(root, { withFileTypes: true });
-  const classDirs = entries
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort()
-    .filter((name) => listImages(join(root, name), ext).length > 0);
-  const rootFiles = entries.filter((e) => e.isFile() && ext.includes(extname(e.name).toLowerCase())).map((e) => join(root, e.name)).sort();
+  const kind = (name: string): 'dir' | 'file' | 'other' => {
+    try {
+      const st = statSync(join(root, name));
+      return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+    } catch {
+      return 'file';
+    }
+  };
+  const names = readdirSync(root).sort();
+  const onLoop = options.onLoop ?? (() => {});
+  // A folder that only links back to the root is not a class.
+  const rootOnly = () => new Set([realpathSync(root)]);
+  const classDirs = names.filter((n) => kind(n) === 'dir').filter((name) => listImages(join(root, name), ext, () => {}, rootOnly()).length > 0);
+  const rootFiles = names.filter((n) => kind(n) === 'file' && ext.includes(extname(n).toLowerCase())).map((n) => join(root, n));
   let folder: ImageFolder;
   if (classDirs.length === 0) {
-    folder = { root, classes: [''], samples: listImages(root, ext).map((path) => ({ path, label: 0 })), ignored: [] };
+    folder = { root, classes: [''], samples: listImages(root, ext, onLoop).map((path) => ({ path, label: 0 })), ignored: [] };
   } else {
-    const samples = classDirs.flatMap((c, label) => listImages(join(root, c), ext).map((path) => ({ path, label })));
+    const samples = classDirs.flatMap((c, label) => listImages(join(root, c), ext, onLoop, rootOnly()).map((path) => ({ path, label })));
     folder = { root, classes: classDirs, samples, ignored: rootFiles };
   }
   if (folder.samples.length === 0) throw new DatasetError(root, `no images found (extensions ${ext.join(' ')})`);
@@ -91,6 +121,8 @@ export interface DavisOptions {
 
 /**
  * DAVIS sequences listed by `ImageSets/<year>/<split>.txt` (names, or the 2016 "frame mask" lines).
+ * Many DAVIS copies carry only `JPEGImages/<res>` and `Annotations/<res>`: without the list, the
+ * named `sequences` are used, or else every folder of `JPEGImages/<res>`.
  *
  * @example
  * ```ts
@@ -102,18 +134,30 @@ export function davisDataset(root: string, options: DavisOptions = {}): DavisSeq
   const split = options.split ?? 'val';
   const res = options.resolution ?? '480p';
   const listFile = join(root, 'ImageSets', year, `${split}.txt`);
-  if (!existsSync(listFile)) throw new DatasetError(listFile, 'DAVIS image-set list not found (is this the DAVIS root?)');
-  const names = [
-    ...new Set(
-      readFileSync(listFile, 'utf8')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean)
-        .map((l) => (l.includes('/') ? (l.split(/\s+/)[0] as string).split('/').filter(Boolean)[2] as string : l)),
-    ),
-  ];
-  const wanted = options.sequences ?? names;
-  for (const w of wanted) if (!names.includes(w)) throw new DatasetError(listFile, `sequence '${w}' is not listed (have: ${names.join(', ')})`);
+  const framesRoot = join(root, 'JPEGImages', res);
+  let wanted: string[];
+  if (existsSync(listFile)) {
+    const names = [
+      ...new Set(
+        readFileSync(listFile, 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .map((l) => (l.includes('/') ? (l.split(/\s+/)[0] as string).split('/').filter(Boolean)[2] as string : l)),
+      ),
+    ];
+    wanted = options.sequences ?? names;
+    for (const w of wanted) if (!names.includes(w)) throw new DatasetError(listFile, `sequence '${w}' is not listed (have: ${names.join(', ')})`);
+  } else {
+    if (!existsSync(framesRoot)) throw new DatasetError(root, `not a DAVIS root: neither ${join('ImageSets', year, `${split}.txt`)} nor ${join('JPEGImages', res)} found`);
+    const folders = readdirSync(framesRoot, { withFileTypes: true })
+      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statSync(join(framesRoot, e.name)).isDirectory()))
+      .map((e) => e.name)
+      .sort();
+    wanted = options.sequences ?? folders;
+    for (const w of wanted) if (!folders.includes(w)) throw new DatasetError(framesRoot, `sequence '${w}' has no frame folder (have: ${folders.join(', ') || 'none'})`);
+    if (wanted.length === 0) throw new DatasetError(framesRoot, 'no sequence folders');
+  }
   return wanted.map((name) => {
     const fdir = join(root, 'JPEGImages', res, name);
     const mdir = join(root, 'Annotations', res, name);

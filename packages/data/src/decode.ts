@@ -29,6 +29,6 @@ export async function decodeImage(input: Uint8Array | string, options: DecodeOpt
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
-    throw new ImageDecodeError(source, /pixel limit/i.test(msg) ? `more than ${maxPixels} pixels` : msg.split('\n')[0] ?? msg);
+    throw new ImageDecodeError(source, /pixel limit/i.test(msg) ? `more than ${maxPixels} pixels` : /unsupported image format/i.test(msg) ? 'not an image (unrecognised format)' : msg.split('\n')[0] ?? msg);
   }
 }

@@ -18,6 +18,6 @@ export {
   type IdxArray,
   type FashionMnist,
 } from './datasets.js';
-export { DataLoader, type LoaderOptions, type LoaderState, type Batch, type SkippedFile } from './loader.js';
+export { DataLoader, NotEnoughImagesError, type LoaderOptions, type LoaderState, type Batch, type SkippedFile } from './loader.js';
 export { sampleRng, type RecipeSpec } from './augment-job.js';
 export { demoImagesDir, demoVideoDir } from './demo.js';

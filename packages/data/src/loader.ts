@@ -47,6 +47,24 @@ export interface LoaderOptions {
   maxPixels?: number;
 }
 
+/** Fewer files decode than one batch needs: training could never take a step. */
+export class NotEnoughImagesError extends ConfigError {
+  constructor(
+    readonly total: number,
+    readonly skipped: SkippedFile[],
+    readonly batchSize: number,
+  ) {
+    const usable = total - skipped.length;
+    const shown = skipped.slice(0, 5).map((f) => `${f.path}: ${f.reason}`);
+    if (skipped.length > shown.length) shown.push(`... (${skipped.length} in all)`);
+    super(
+      'batch_size',
+      `only ${usable} of the ${total} image files decode, fewer than batch_size ${batchSize}; ` +
+        `${usable > 0 ? `lower batch_size to at most ${usable}` : 'no file is usable'}, or fix or add images. Skipped: ${shown.join('; ')}`,
+    );
+  }
+}
+
 /**
  * @example
  * ```ts
@@ -69,7 +87,8 @@ export class DataLoader {
   private readonly callbacks = new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private rr = 0;
-  readonly skipped: SkippedFile[] = [];
+  /** Files that failed to decode, by index into `files` (reported once each, in order found). */
+  private readonly bad = new Map<number, SkippedFile>();
 
   constructor(options: LoaderOptions) {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new ConfigError('batch_size', `must be a positive integer, got ${options.batchSize}`);
@@ -93,6 +112,11 @@ export class DataLoader {
       w.unref();
       this.workers.push(w);
     }
+  }
+
+  /** Each file that could not be used, once, with the first epoch it failed in and why. */
+  get skipped(): SkippedFile[] {
+    return [...this.bad.values()];
   }
 
   /** Full batches per epoch if no file is bad. */
@@ -153,8 +177,9 @@ export class DataLoader {
         for (let s = cursor; s < Math.min(n, cursor + this.opts.prefetch); s++) void this.submit(epoch, s);
         const res = await this.submit(epoch, cursor);
         this.pending.delete(epoch * 1e9 + cursor);
-        if (res.ok) got.push({ path: this.opts.files[this.permutation(epoch)[cursor] as number] as string, sizes: res.sizes, views: res.views });
-        else this.skipped.push({ path: res.path, reason: res.reason, epoch });
+        const fileIndex = this.permutation(epoch)[cursor] as number;
+        if (res.ok) got.push({ path: this.opts.files[fileIndex] as string, sizes: res.sizes, views: res.views });
+        else if (!this.bad.has(fileIndex)) this.bad.set(fileIndex, { path: res.path, reason: res.reason, epoch });
         cursor++;
       }
       if (got.length === b) {
@@ -164,8 +189,8 @@ export class DataLoader {
       // Not enough good files left in this epoch (drop_last): next epoch; forget its prefetches.
       for (const key of this.pending.keys()) if (Math.floor(key / 1e9) === epoch) this.pending.delete(key);
       this.state = { epoch: epoch + 1, cursor: 0 };
-      if (got.length === 0 && cursor === 0) throw new ConfigError('files', 'no readable images');
-      if (this.skipped.length >= n * (epoch + 1) && got.length === 0) throw new ConfigError('files', 'no file in the dataset could be read');
+      // Decoding is deterministic: with fewer usable files than a batch, no epoch can ever fill one.
+      if (n - this.bad.size < b) throw new NotEnoughImagesError(n, this.skipped, b);
     }
   }
 

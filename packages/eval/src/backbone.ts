@@ -39,6 +39,8 @@ export interface LoadBackboneOptions {
   which?: string;
   /** ViT heads when the width matches no preset. */
   numHeads?: number;
+  /** Load weights holding NaN or inf instead of refusing them. */
+  allowNonFinite?: boolean;
 }
 
 class VitBackbone implements DenseBackbone {
@@ -114,6 +116,30 @@ class SwinBackbone implements DenseBackbone {
  * ```
  */
 export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBackboneOptions = {}): DenseBackbone {
+  const net = buildBackbone(bytes, source, options);
+  if (!options.allowNonFinite) refuseNonFinite(net, source);
+  return net;
+}
+
+/**
+ * Weights with NaN or ±inf give NaN features everywhere, silently; a diverged run's checkpoint
+ * is the usual cause, so the message says so.
+ */
+function refuseNonFinite(net: DenseBackbone, source: string): void {
+  const module = net.kind === 'vit' ? (net as VitBackbone).vit : (net as SwinBackbone).swin;
+  for (const [key, v] of module.namedParameters()) {
+    if (v.dtype !== 'float32') continue;
+    const data = v.dataSync() as Float32Array;
+    let bad = 0;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i] as number)) bad++;
+    if (bad > 0) {
+      net.dispose();
+      throw new CheckpointFormatError(source, `'${key}' holds ${bad} non-finite value(s) (NaN or inf): the run that wrote it diverged; use an earlier checkpoint`);
+    }
+  }
+}
+
+function buildBackbone(bytes: Uint8Array, source: string, options: LoadBackboneOptions): DenseBackbone {
   const parsed = parseCheckpoint(bytes, source);
   // Parsed once: a Swin (bare, or under MoBY's encoder_k./encoder. or backbone.) is recognised by its keys.
   const swinSd = swinStateDictFrom(parsed, { which: options.which, source });

@@ -4,20 +4,16 @@
  * (temp file in the same directory, fsync, rename), so an interrupted or failed write never
  * leaves a truncated file in place of a good one.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CheckpointFormatError, SelfPatchError } from './errors.js';
+import { CheckpointFormatError } from './errors.js';
 import { parseCheckpoint } from './io/checkpoint-files.js';
+import { WriteError } from './write-error.js';
+import { processAlive } from './run-lock.js';
 
-/** A write to disk failed (full disk, permissions...); the previous file is untouched. */
-export class WriteError extends SelfPatchError {
-  constructor(
-    readonly file: string,
-    cause: Error,
-  ) {
-    super(`could not write ${file}: ${cause.message}`);
-  }
-}
+export { WriteError } from './write-error.js';
+export { EXIT, describeFailure, exitCodeFor, runCliMain, wantsVerbose } from './cli-exit.js';
+export { acquireRunLock, RunLockedError, type LockInfo, type RunLock } from './run-lock.js';
 
 /**
  * @example
@@ -41,6 +37,32 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
     rmSync(tmp, { force: true });
     throw new WriteError(path, err as Error);
   }
+}
+
+const TEMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/**
+ * Removes the temp files {@link writeFileAtomic} leaves when its process is killed mid-write
+ * (they are never renamed into place, so they hold no data anyone reads). Only files of processes
+ * that are gone are removed; returns their names.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** Reads and parses a `.pth` or safetensors file. */

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { spawnSync } from 'node:child_process';
 import { installWasmKernels } from './wasm-kernels.js';
+import { writeZip } from './io/zip.js';
 
 installWasmKernels();
 
@@ -50,4 +51,23 @@ export function requirePythonTorch(): PythonTorch | null {
     throw new Error('python3 with torch is required under CI=true (apt-get install python3-torch)');
   }
   return found;
+}
+
+/**
+ * A torch.save-style zip whose `data.pkl` nests lists `depth` deep (protocol 2: `depth` EMPTY_LIST
+ * opcodes, then APPENDs folding them into one another). A hostile input for reader tests, made by
+ * the test rather than committed.
+ */
+export function deeplyNestedPth(depth: number): Uint8Array {
+  const pkl = new Uint8Array(2 + depth + (depth - 1) + 1);
+  pkl[0] = 0x80;
+  pkl[1] = 0x02;
+  pkl.fill(0x5d, 2, 2 + depth); // EMPTY_LIST
+  pkl.fill(0x61, 2 + depth, 2 + depth + depth - 1); // APPEND
+  pkl[pkl.length - 1] = 0x2e; // STOP
+  return writeZip([
+    { name: 'archive/data.pkl', data: pkl },
+    { name: 'archive/byteorder', data: new TextEncoder().encode('little') },
+    { name: 'archive/version', data: new TextEncoder().encode('3\n') },
+  ]);
 }

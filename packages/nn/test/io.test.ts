@@ -13,6 +13,7 @@ import {
   PyTuple,
   PyFloat,
   selectStateDict,
+  parseCheckpoint,
   type RawTensor,
   floatToHalf,
   halfToFloat,
@@ -20,7 +21,7 @@ import {
   bfloat16ToFloat,
 } from '../src/io/index.js';
 import { CheckpointFormatError, Rng } from '../src/index.js';
-import { requirePythonTorch } from '@selfpatch/nn/testing';
+import { deeplyNestedPth, requirePythonTorch } from '@selfpatch/nn/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'selfpatch-io-'));
@@ -247,3 +248,32 @@ import * as zipModule from '../src/io/zip.js';
 function awaitZip() {
   return zipModule;
 }
+
+test('hostile nesting, empty files and bare pickles give CheckpointFormatErrors that say what the file is', () => {
+  // 100,000 nested lists once overflowed the call stack (RangeError) instead of a typed error.
+  assert.throws(() => parsePth(deeplyNestedPth(100_000), { source: 'deep.pth' }), (e: unknown) => e instanceof CheckpointFormatError && /deep\.pth.*nests containers more than 1000 deep/.test(e.message));
+  // Just inside the bound still parses (the bound is not a blanket refusal of nesting).
+  assert.equal(Array.isArray(parsePth(deeplyNestedPth(900), { source: 'ok.pth' })), true);
+  assert.throws(() => parseCheckpoint(new Uint8Array(0), 'empty.pth'), /empty\.pth: empty file \(0 bytes\)/);
+  assert.throws(() => parseCheckpoint(new Uint8Array(0), 'empty.safetensors'), /empty file/);
+  // A torch.save(..., _use_new_zipfile_serialization=False)-less raw pickle.dump at protocol 4.
+  const rawPickle = new Uint8Array([0x80, 0x04, 0x95, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x7d, 0x94, 0x2e]);
+  assert.throws(() => parseCheckpoint(rawPickle, 'raw.pkl'), (e: unknown) => e instanceof CheckpointFormatError && /bare pickle \(protocol 4\)/.test(e.message) && !/header length/.test(e.message));
+  // A damaged .pth is reported as a PyTorch file, not as a bad safetensors header.
+  assert.throws(() => parseCheckpoint(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), 'weights.pth'), /not a PyTorch zip checkpoint/);
+});
+
+test('flat safetensors training checkpoints (teacher.backbone.*, model.encoder_k.*) select like .pth entries', () => {
+  const t = (v: number): RawTensor => ({ dtype: 'float32', shape: [1], data: Float32Array.from([v]) });
+  const flat = { 'student.backbone.w': t(1), 'teacher.backbone.w': t(2), 'teacher.head.v': t(3), 'optimizer.x.exp_avg': t(4) };
+  assert.deepEqual(Object.keys(selectStateDict(flat)), ['backbone.w', 'head.v'], 'teacher by default');
+  assert.equal((selectStateDict(flat)['backbone.w'] as RawTensor).data[0], 2);
+  assert.equal((selectStateDict(flat, { key: 'student' })['backbone.w'] as RawTensor).data[0], 1);
+  assert.equal((selectStateDict(flat, { key: 'optimizer' })['x.exp_avg'] as RawTensor).data[0], 4);
+  const moby = { 'model.encoder.a': t(5), 'model.encoder_k.a': t(6) };
+  assert.deepEqual(Object.keys(selectStateDict(moby)), ['encoder.a', 'encoder_k.a']);
+  // A bare state dict is untouched, whatever its keys look like.
+  const bare = { 'blocks.0.w': t(7), pos_embed: t(8) };
+  assert.deepEqual(Object.keys(selectStateDict(bare)), ['blocks.0.w', 'pos_embed']);
+  assert.throws(() => selectStateDict(flat, { key: 'ema' }), /no entry 'ema'/);
+});

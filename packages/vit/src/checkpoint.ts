@@ -55,7 +55,7 @@ export function inferVitConfig(sd: Record<string, RawTensor>, overrides: Partial
   const preset = Object.values(VIT_ARCHS).find((a) => a.embedDim === embedDim);
   const numHeads = overrides.numHeads ?? preset?.numHeads;
   if (numHeads === undefined) {
-    throw new ConfigError('numHeads', `width ${embedDim} matches no preset; pass numHeads for this checkpoint (${source})`);
+    throw new ConfigError('numHeads', `width ${embedDim} matches no preset (${Object.values(VIT_ARCHS).map((a) => a.embedDim).join(', ')}), and a state dict does not store the head count: give it (the numHeads option; --num-heads on the command lines) for ${source}`);
   }
   return validateVitConfig({
     layout,

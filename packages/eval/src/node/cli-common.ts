@@ -1,10 +1,10 @@
 /**
  * Command-line plumbing shared by `selfpatch-eval` and `selfpatch-infer`: the checkpoint options,
- * backend start-up with its reason printed, integer option parsing, and the top-level runner that
- * turns typed errors into one line and exit code 2.
+ * backend start-up with its reason printed, integer option parsing, and the top-level runner.
  */
 import type { Command } from 'commander';
-import { ConfigError, SelfPatchError } from '@selfpatch/nn';
+import { ConfigError } from '@selfpatch/nn';
+import { runCliMain } from '@selfpatch/nn/node';
 import { describeBackend, initBackend } from '@selfpatch/nn/runtime';
 import type { DenseBackbone } from '../backbone.js';
 import { loadBackboneFile } from './backbone-file.js';
@@ -18,13 +18,38 @@ export interface CheckpointCliOptions {
   threads?: number;
 }
 
-/** A commander parser for integers ≥ `min`, failing with a ConfigError naming the option. */
-export function intOption(name: string, min = 0): (v: string) => number {
+/**
+ * A commander parser for integers in `[min, max]`, failing with a ConfigError naming the option.
+ * Sizes get a `max` so an absurd value is refused up front, not deep inside tfjs as an
+ * allocation failure.
+ */
+export function intOption(name: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(name, `expected an integer >= ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `expected an integer from ${min} to ${max}, got '${v}'`);
     return n;
   };
+}
+
+/** Largest image side the CLIs accept at all (a 4096² RGB float image is already 200 MB). */
+export const MAX_IMAGE_SIDE = 4096;
+
+/** One head's attention scores for one image must fit well inside the 4 GB wasm heap. */
+const MAX_SCORE_BYTES = 1 << 30;
+
+/**
+ * Refuses an input side at which a ViT's token-to-token attention scores (tokens² floats per
+ * head) cannot be allocated, naming the flag and the largest side that works for this model.
+ * `longSide` is the largest side the input will have.
+ */
+export function checkInputSide(net: DenseBackbone, longSide: number, flag: string, shownValue: number = longSide): void {
+  if (net.kind !== 'vit') return;
+  const tokens = (side: number) => Math.ceil(side / net.stride) ** 2;
+  if (tokens(longSide) ** 2 * 4 <= MAX_SCORE_BYTES) return;
+  let ok = net.stride;
+  while (tokens(ok + net.stride) ** 2 * 4 <= MAX_SCORE_BYTES) ok += net.stride;
+  const scale = shownValue / longSide;
+  throw new ConfigError(flag, `${shownValue} is too large for this ViT (patch ${net.stride}): its attention would need ${((tokens(longSide) ** 2 * 4) / 2 ** 30).toFixed(1)} GB per head; use at most ${Math.floor(ok * scale)}`);
 }
 
 /** Adds `--checkpoint`, `--which`, `--num-heads`, `--backend` and `--threads` to a command. */
@@ -37,24 +62,48 @@ export function checkpointOptions(c: Command, defaultBackend = 'auto'): Command 
     .option('--threads <n>', 'XNNPACK threads on wasm (opt-in; slower when the other cores are busy)', intOption('--threads', 1), 1);
 }
 
-/** Starts the backend and loads the checkpoint, saying which and why on stderr. */
-export async function openCheckpoint(o: CheckpointCliOptions): Promise<DenseBackbone> {
+/** An input-size flag to check against the loaded model (`longSide`: the largest side it implies). */
+export interface InputSizeCheck {
+  flag: string;
+  value: number;
+  longSide?: number;
+}
+
+/**
+ * Starts the backend and loads the checkpoint, saying which and why on stderr; with `size`, refuses
+ * an input side the model cannot run at before any work.
+ */
+export async function openCheckpoint(o: CheckpointCliOptions, size?: InputSizeCheck): Promise<DenseBackbone> {
   const b = await initBackend(o.backend, { threads: o.threads ?? 1 });
   console.error(`backend: ${describeBackend(b)}`);
-  const net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads });
+  let net: DenseBackbone;
+  try {
+    net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads });
+  } catch (err) {
+    // The library names its option; on the command line it is a flag.
+    if (err instanceof ConfigError && err.option === 'numHeads') throw new ConfigError('--num-heads', err.message.replace(/^invalid option 'numHeads': /, ''));
+    throw err;
+  }
   console.error(`model: ${net.description} from ${o.checkpoint}`);
+  if (size) {
+    try {
+      checkInputSide(net, size.longSide ?? size.value, size.flag, size.value);
+    } catch (err) {
+      net.dispose();
+      throw err;
+    }
+  }
   return net;
 }
 
-/** Parses and runs; a SelfPatchError is one line on stderr and exit code 2, not a stack trace. */
+/**
+ * Parses and runs with the shared CLI error policy: one line per failure, a stable exit code per
+ * failure class (2 invalid input, 4 failed write, 1 unexpected), the stack only with --verbose or
+ * DEBUG.
+ */
 export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (!(err instanceof SelfPatchError)) throw err;
-    console.error(`\nerror: ${err.message}`);
-    process.exitCode = 2;
-  }
-  // Worker threads and the wasm runtime must not keep a finished command alive.
-  process.exit(process.exitCode ?? 0);
+  program.addHelpText('after', '\nAdd --verbose (or set DEBUG=1) to print the stack of an error.');
+  await runCliMain(async (args) => {
+    await program.parseAsync(args);
+  }, argv);
 }

@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ConfigError } from '@selfpatch/nn';
 import { knnClassify } from '../knn.js';
-import { checkpointOptions, intOption, openCheckpoint, runCli } from './cli-common.js';
+import { checkpointOptions, intOption, MAX_IMAGE_SIDE, openCheckpoint, runCli } from './cli-common.js';
 import { GLOBAL_COLUMNS } from '../davis-scores.js';
 import { davisSequences, evaluateDavis, runDavis, writeDavisCsv } from './davis.js';
 import { fashionMnistFeatures, folderFeatures, type LabelledFeatures } from './knn-data.js';
@@ -51,12 +51,12 @@ export function buildProgram(): Command {
     .option('--n-last-frames <n>', 'queue length', intOption('--n-last-frames'), 7)
     .option('--size-mask-neighborhood <n>', 'spatial radius in patches (0 = off)', intOption('--size-mask-neighborhood'), 12)
     .option('--topk <n>', 'kept affinities per query', intOption('--topk'), 5)
-    .option('--short-side <px>', 'frame short side (480 = the official protocol)', intOption('--short-side'), 480)
+    .option('--short-side <px>', 'frame short side (480 = the official protocol)', intOption('--short-side', 1, MAX_IMAGE_SIDE), 480)
     .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; davis: string; sequences?: string; year?: string; split: string; out: string; nLastFrames: number; sizeMaskNeighborhood: number; topk: number; shortSide: number }) => {
       if (o.year !== undefined && o.year !== '2016' && o.year !== '2017') throw new ConfigError('--year', `expected 2016 or 2017, got '${o.year}'`);
       const seqNames = o.sequences?.split(',').map((s) => s.trim()).filter(Boolean);
       const seqs = davisSequences(o.davis, { year: o.year as '2016' | '2017' | undefined, split: o.split, sequences: seqNames });
-      const net = await openCheckpoint(o);
+      const net = await openCheckpoint(o, { flag: '--short-side', value: o.shortSide, longSide: 2 * o.shortSide });
       const out = resolve(o.out);
       const bar = progress('propagating');
       const totalFrames = seqs.reduce((a, s) => a + s.frames.length - 1, 0);
@@ -98,12 +98,12 @@ export function buildProgram(): Command {
     .option('--fashion-mnist [dir]', 'use Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)')
     .option('--train-limit <n>', 'use the first n training images', intOption('--train-limit'))
     .option('--test-limit <n>', 'use the first n evaluation images', intOption('--test-limit'))
-    .option('--image-size <px>', 'center-crop size fed to the backbone', intOption('--image-size'), 224)
+    .option('--image-size <px>', 'center-crop size fed to the backbone', intOption('--image-size', 1, MAX_IMAGE_SIDE), 224)
     .option('--nb-knn <k>', 'neighbours', intOption('--nb-knn'), 20)
     .option('--temperature <t>', 'vote temperature', Number, 0.07)
     .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; train?: string; val?: string; fashionMnist?: string | boolean; trainLimit?: number; testLimit?: number; imageSize: number; nbKnn: number; temperature: number }) => {
       if (!o.fashionMnist && !(o.train && o.val)) throw new ConfigError('--train', 'give --train and --val folders, or --fashion-mnist');
-      const net = await openCheckpoint(o);
+      const net = await openCheckpoint(o, { flag: '--image-size', value: o.imageSize });
       const dir = typeof o.fashionMnist === 'string' ? o.fashionMnist : undefined;
       let train: LabelledFeatures | null = null;
       let test: LabelledFeatures | null = null;
@@ -131,9 +131,9 @@ export function buildProgram(): Command {
     .description('attention maps per head (ViT) and a patch-feature PCA image, as PNGs')
     .requiredOption('--image <file>', 'input image')
     .option('--out <dir>', 'output folder', 'visualize')
-    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size'), 480)
+    .option('--size <px>', 'square input size (rounded to the stride)', intOption('--size', 1, MAX_IMAGE_SIDE), 480)
     .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; image: string; out: string; size: number }) => {
-      const net = await openCheckpoint(o);
+      const net = await openCheckpoint(o, { flag: '--size', value: o.size });
       try {
         const r = await visualizeImage(net, o.image, o.out, o.size);
         console.log(`${r.grid.h}x${r.grid.w} patches:\n${r.files.join('\n')}`);

@@ -59,7 +59,11 @@ function pickYear(davis: string, year?: '2016' | '2017'): '2016' | '2017' {
 
 /** The sequences of a DAVIS root, filtered by name (unknown names are a ConfigError). */
 export function davisSequences(davis: string, options: { year?: '2016' | '2017'; split?: string; sequences?: string[] } = {}): DavisSequence[] {
-  const all = davisDataset(davis, { year: pickYear(davis, options.year), split: options.split ?? 'val' });
+  const year = pickYear(davis, options.year);
+  const split = options.split ?? 'val';
+  // Without an image-set list, the named sequences are all there is to go by.
+  const listed = existsSync(join(davis, 'ImageSets', year, `${split}.txt`));
+  const all = davisDataset(davis, { year, split, sequences: listed ? undefined : options.sequences?.length ? options.sequences : undefined });
   if (!options.sequences?.length) return all;
   const byName = new Map(all.map((s) => [s.name, s]));
   return options.sequences.map((n) => {

@@ -19,4 +19,4 @@ export {
 export { folderFeatures, fashionMnistFeatures, evalTransform, type LabelledFeatures } from './knn-data.js';
 export { visualizeImage, type VisualizeResult } from './visualize-files.js';
 export { buildProgram, main } from './cli.js';
-export { checkpointOptions, intOption, openCheckpoint, runCli, type CheckpointCliOptions } from './cli-common.js';
+export { checkInputSide, checkpointOptions, intOption, MAX_IMAGE_SIDE, openCheckpoint, runCli, type CheckpointCliOptions, type InputSizeCheck } from './cli-common.js';

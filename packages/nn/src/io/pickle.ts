@@ -446,7 +446,13 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
 
 function hashKey(k: unknown, fail: (m: string) => never): unknown {
   if (typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean' || k === null) return k;
-  if (Array.isArray(k)) return JSON.stringify(k, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  if (Array.isArray(k)) {
+    try {
+      return JSON.stringify(k, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    } catch {
+      return fail('dict key nests too deeply');
+    }
+  }
   return fail(`unhashable dict key (${describe(k)})`);
 }
 
@@ -459,36 +465,47 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+/** Deepest container nesting {@link toPlain} follows; real checkpoints nest a handful of levels. */
+export const MAX_PICKLE_DEPTH = 1000;
+
 /**
  * Converts unpickled values to plain JS: dicts with only string keys become null-prototype
- * objects (others stay `Map`s), Namespaces become objects of their attributes.
+ * objects (others stay `Map`s), Namespaces become objects of their attributes. Nesting deeper
+ * than `maxDepth` is refused with a {@link CheckpointFormatError} (a hostile file could otherwise
+ * exhaust the call stack).
  */
-export function toPlain(value: unknown, seen = new Map<unknown, unknown>()): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (seen.has(value)) return seen.get(value);
-  if (value instanceof Map) {
-    if ([...value.keys()].every((k) => typeof k === 'string')) {
+export function toPlain(value: unknown, options: { source?: string; maxDepth?: number } = {}): unknown {
+  const maxDepth = options.maxDepth ?? MAX_PICKLE_DEPTH;
+  const seen = new Map<unknown, unknown>();
+  const visit = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (seen.has(v)) return seen.get(v);
+    if (depth > maxDepth) throw new CheckpointFormatError(options.source ?? '<pickle>', `pickle nests containers more than ${maxDepth} deep; not a checkpoint`);
+    if (v instanceof Map) {
+      if ([...v.keys()].every((k) => typeof k === 'string')) {
+        const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+        seen.set(v, obj);
+        for (const [k, x] of v) obj[k as string] = visit(x, depth + 1);
+        return obj;
+      }
+      const m = new Map<unknown, unknown>();
+      seen.set(v, m);
+      for (const [k, x] of v) m.set(k, visit(x, depth + 1));
+      return m;
+    }
+    if (v instanceof PyObject) {
       const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      seen.set(value, obj);
-      for (const [k, v] of value) obj[k as string] = toPlain(v, seen);
+      seen.set(v, obj);
+      for (const [k, x] of Object.entries(v.attrs)) obj[k] = visit(x, depth + 1);
       return obj;
     }
-    const m = new Map<unknown, unknown>();
-    seen.set(value, m);
-    for (const [k, v] of value) m.set(k, toPlain(v, seen));
-    return m;
-  }
-  if (value instanceof PyObject) {
-    const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    seen.set(value, obj);
-    for (const [k, v] of Object.entries(value.attrs)) obj[k] = toPlain(v, seen);
-    return obj;
-  }
-  if (Array.isArray(value)) {
-    const arr: unknown[] = [];
-    seen.set(value, arr);
-    for (const v of value) arr.push(toPlain(v, seen));
-    return arr;
-  }
-  return value;
+    if (Array.isArray(v)) {
+      const arr: unknown[] = [];
+      seen.set(v, arr);
+      for (const x of v) arr.push(visit(x, depth + 1));
+      return arr;
+    }
+    return v;
+  };
+  return visit(value, 0);
 }

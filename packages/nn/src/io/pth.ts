@@ -64,6 +64,13 @@ export function parsePth(bytes: Uint8Array, options: PthReadOptions = {}): unkno
       'legacy (torch < 1.6) non-zip format is not supported; re-save it with a current torch: torch.save(torch.load(f), f2)',
     );
   }
+  if (bytes.length >= 2 && bytes[0] === 0x80 && (bytes[1] as number) >= 3 && (bytes[1] as number) <= 5) {
+    throw new CheckpointFormatError(
+      src,
+      `a bare pickle (protocol ${bytes[1]}), not a torch.save file: save the state dict with torch.save(state_dict, f) (a zip archive), or as safetensors`,
+    );
+  }
+  if (bytes.length === 0) throw new CheckpointFormatError(src, 'empty file (0 bytes): not a checkpoint');
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
     throw new CheckpointFormatError(src, 'not a PyTorch zip checkpoint (missing PK signature)');
   }
@@ -145,7 +152,7 @@ export function parsePth(bytes: Uint8Array, options: PthReadOptions = {}): unkno
   for (const [name, dtype] of Object.entries(STORAGE_TYPES)) markers[`torch.${name}`] = new StorageType(dtype);
 
   const obj = unpickle(zip.read(pkl), { source: `${src}:${pkl}`, callables, markers, persistentLoad });
-  return toPlain(obj);
+  return toPlain(obj, { source: `${src}:${pkl}` });
 }
 
 function isContiguous(size: number[], stride: number[]): boolean {
