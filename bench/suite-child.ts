@@ -1,6 +1,6 @@
 /**
  * One tfjs measurement of `bench/suite.ts` in its own process (a wasm backend is set up once per
- * process, and the heap never shrinks). Prints one JSON line.
+ * process, and the heap never shrinks). Prints one JSON line. `BENCH_BACKEND` picks the backend.
  *
  *   suite-child.ts THREADS matmul N REPEATS
  *   suite-child.ts THREADS forward ARCH BATCH SIZE REPEATS
@@ -16,7 +16,11 @@ import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl
 import { median } from './stats.js';
 
 const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...string[]];
-await initBackend('wasm', { threads: Number(threadsS) });
+// BENCH_BACKEND: wasm (default; THREADS XNNPACK threads), tensorflow (THREADS intra-op threads,
+// set by the parent through TF_NUM_INTRAOP_THREADS before libtensorflow starts), webgpu, auto.
+const backend = process.env.BENCH_BACKEND ?? 'wasm';
+const info = await initBackend(backend, { threads: backend === 'wasm' ? Number(threadsS) : 1 });
+
 // BENCH_STOCK_KERNELS=Identity,Cast: tfjs's own kernels for those names, or, for fused kernels
 // (SelfPatchAttention,SelfPatchAttentionGrad; SelfPatchGelu,SelfPatchGeluGrad), none, so their ops
 // run the tfjs composite (before/after runs).
@@ -126,4 +130,6 @@ else if (mode === 'forward') out = forward(args[0] as VitArch, Number(args[1]), 
 else if (mode === 'step') out = step(args[0] as VitArch, Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4]), Number(args[5] ?? 65536), Number(args[6] ?? 4096));
 else if (mode === 'profile') out = await profile(args[0] as VitArch, Number(args[1]), Number(args[2]), Number(args[3]));
 else throw new Error(`unknown mode ${mode}`);
-console.log(JSON.stringify(out));
+// A GPU answers: tfjs-node-gpu with a CUDA device, or WebGPU on a hardware adapter.
+const onGpu = info.name === 'tensorflow' ? (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true : info.name === 'webgpu' && info.adapter?.software === false;
+console.log(JSON.stringify({ ...out, backend: info.name, on_gpu: onGpu, reason: info.reason }));

@@ -19,8 +19,10 @@
  * Every measurement is its own process. Each round runs every case once, tfjs and torch
  * alternating, so slow phases of a noisy machine hit both sides; per-round ratios, then medians
  * over rounds. torch runs with OMP_WAIT_POLICY=PASSIVE, OPENBLAS_NUM_THREADS=T and
- * set_num_threads(T) (TFJS_NOTES §6); tfjs with T XNNPACK threads (T > 1 uses the threaded binary,
- * TFJS_NOTES §1.3).
+ * set_num_threads(T); tfjs-wasm with T XNNPACK threads (T > 1 uses the threaded binary); the
+ * tensorflow backend (tfjs-node, when installed: `npm run setup:tfjs-node`) with
+ * TF_NUM_INTRAOP_THREADS=T and one inter-op thread. `BENCH_BACKENDS` (default `wasm,tensorflow`)
+ * picks the tfjs backends; one that is not installed is reported and left out.
  *
  * Achieved GFLOP/s = model FLOPs (2 × multiply-adds, counted analytically: bench/flops.ts) ÷ time;
  * a step counts the student 3× (forward + backward) and the teacher 1×.
@@ -28,6 +30,8 @@
  * Writes bench/results/latest.json and bench/results/latest.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
@@ -51,8 +55,30 @@ const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
 const outDim = quick ? 4096 : 65536;
 const patchOutDim = quick ? 1024 : 4096;
 
-const tfjs = (threads: number, args: string[]): Json =>
-  runProc(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args]);
+/** tfjs backends to measure: those asked for that load here. */
+function availableBackends(): string[] {
+  const wanted = (process.env.BENCH_BACKENDS ?? 'wasm,tensorflow').split(',').filter(Boolean);
+  const req = createRequire(import.meta.url);
+  return wanted.filter((b) => {
+    if (b !== 'tensorflow') return true;
+    try {
+      req.resolve('@tensorflow/tfjs-node');
+      return true;
+    } catch {
+      console.error('tensorflow backend: @tensorflow/tfjs-node is not installed (npm run setup:tfjs-node); its rows are left out');
+      return false;
+    }
+  });
+}
+const backends = availableBackends();
+
+const tfjs = (backend: string, threads: number, args: string[]): Json =>
+  runProc(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args], {
+    BENCH_BACKEND: backend,
+    TF_NUM_INTRAOP_THREADS: String(threads),
+    TF_NUM_INTEROP_THREADS: '1',
+    TF_CPP_MIN_LOG_LEVEL: '2',
+  });
 const torch = (threads: number, args: string[]): Json =>
   runProc(python, [join(here, 'py', 'selfpatch_step.py'), ...args], {
     OMP_WAIT_POLICY: 'PASSIVE',
@@ -100,19 +126,19 @@ const cases = [mmCase, ...fwdCases, stepCase];
 const check = twinCheck(python);
 console.error(`torch twin check: ${JSON.stringify(check)}`);
 
-type Sample = { tfjs: Json; torch: Json };
+type Sample = { torch: Json } & Record<string, Json>;
 const samples = new Map<string, Sample[]>();
 for (let r = 0; r < rounds; r++) {
   for (const c of cases) {
     for (const t of threadList) {
       const key = `${c.id}@${t}`;
-      // Alternate which side goes first so a slow phase does not always hit the same one.
-      const first = r % 2 === 0;
-      const a = first ? tfjs(t, c.tfjsArgs) : torch(t, c.torchArgs);
-      const b = first ? torch(t, c.torchArgs) : tfjs(t, c.tfjsArgs);
-      const s = first ? { tfjs: a, torch: b } : { tfjs: b, torch: a };
+      // Rotate the order of the sides so a slow phase does not always hit the same one.
+      const sides = ['torch', ...backends];
+      const order = sides.map((_, i) => sides[(i + r) % sides.length] as string);
+      const s = {} as Sample;
+      for (const side of order) s[side] = side === 'torch' ? torch(t, c.torchArgs) : tfjs(side, t, c.tfjsArgs);
       (samples.get(key) ?? samples.set(key, []).get(key)!).push(s);
-      console.error(`round ${r + 1}/${rounds} ${key}: tfjs ${fmt(s.tfjs.ms)} ms, torch ${fmt(s.torch.ms)} ms${s.tfjs.error ? ` (tfjs error: ${s.tfjs.error})` : ''}${s.torch.error ? ` (torch error: ${s.torch.error})` : ''}`);
+      console.error(`round ${r + 1}/${rounds} ${key}: ${sides.map((side) => `${side} ${fmt(s[side]?.ms)} ms${s[side]?.error ? ` (error: ${String(s[side]?.error)})` : ''}`).join(', ')}`);
     }
   }
 }
@@ -124,6 +150,7 @@ function fmt(v: unknown, digits = 0): string {
 interface Row {
   case: string;
   label: string;
+  backend: string;
   threads: number;
   gflop: number;
   tfjs_ms: number;
@@ -140,38 +167,41 @@ interface Row {
 }
 
 const rows: Row[] = [];
-for (const c of cases) {
-  for (const t of threadList) {
-    const ss = samples.get(`${c.id}@${t}`) ?? [];
-    const ok = ss.filter((s) => typeof s.tfjs.ms === 'number' && typeof s.torch.ms === 'number');
-    const ratios = ok.map((s) => (s.tfjs.ms as number) / (s.torch.ms as number));
-    const tfjsMs = median(ok.map((s) => s.tfjs.ms as number));
-    const torchMs = median(ok.map((s) => s.torch.ms as number));
-    const heaps = ok.map((s) => s.tfjs.heap_mb).filter((v): v is number => typeof v === 'number');
-    const tensorRuns = ok.map((s) => s.tfjs.tensors).filter((v): v is number[] => Array.isArray(v));
-    rows.push({
-      case: c.id,
-      label: c.label,
-      threads: t,
-      gflop: c.gflop,
-      tfjs_ms: tfjsMs,
-      torch_ms: torchMs,
-      ratio: median(ratios),
-      ratio_min: Math.min(...ratios),
-      ratio_max: Math.max(...ratios),
-      tfjs_gflops: c.gflop / (tfjsMs / 1000),
-      torch_gflops: c.gflop / (torchMs / 1000),
-      ...(heaps.length ? { tfjs_heap_mb: Math.max(...heaps) } : {}),
-      ...(tensorRuns.length ? { tensors_flat: tensorRuns.every((ts) => ts.every((n) => n === ts[0])) } : {}),
-      errors: ss.flatMap((s) => [s.tfjs.error, s.torch.error]).filter((e): e is string => typeof e === 'string'),
-      rounds_ok: ok.length,
-    });
+for (const backend of backends) {
+  for (const c of cases) {
+    for (const t of threadList) {
+      const ss = samples.get(`${c.id}@${t}`) ?? [];
+      const ok = ss.filter((s) => typeof s[backend]?.ms === 'number' && typeof s.torch.ms === 'number');
+      const ratios = ok.map((s) => (s[backend]?.ms as number) / (s.torch.ms as number));
+      const tfjsMs = median(ok.map((s) => s[backend]?.ms as number));
+      const torchMs = median(ok.map((s) => s.torch.ms as number));
+      const heaps = ok.map((s) => s[backend]?.heap_mb).filter((v): v is number => typeof v === 'number' && v > 0);
+      const tensorRuns = ok.map((s) => s[backend]?.tensors).filter((v): v is number[] => Array.isArray(v));
+      rows.push({
+        case: c.id,
+        label: c.label,
+        backend,
+        threads: t,
+        gflop: c.gflop,
+        tfjs_ms: tfjsMs,
+        torch_ms: torchMs,
+        ratio: median(ratios),
+        ratio_min: Math.min(...ratios),
+        ratio_max: Math.max(...ratios),
+        tfjs_gflops: c.gflop / (tfjsMs / 1000),
+        torch_gflops: c.gflop / (torchMs / 1000),
+        ...(heaps.length ? { tfjs_heap_mb: Math.max(...heaps) } : {}),
+        ...(tensorRuns.length ? { tensors_flat: tensorRuns.every((ts) => ts.every((n) => n === ts[0])) } : {}),
+        errors: ss.flatMap((s) => [s[backend]?.error, s.torch.error]).filter((e): e is string => typeof e === 'string'),
+        rounds_ok: ok.length,
+      });
+    }
   }
 }
 
 const TARGETS = { step_ratio: 3.5, forward_ratio: 2.5, step_roofline_fraction: 0.7 };
 const targets = threadList.map((t) => {
-  const get = (id: string) => rows.find((r) => r.case === id && r.threads === t);
+  const get = (id: string) => rows.find((r) => r.case === id && r.threads === t && r.backend === 'wasm');
   const mm = get('matmul');
   const step = get('step_vit_tiny');
   const fwd = get('forward_vit_tiny');
@@ -187,19 +217,35 @@ const targets = threadList.map((t) => {
   };
 });
 
+/** The tensorflow backend's targets: step within 1.5x of PyTorch at equal threads, and faster than wasm. */
+function tensorflowSummary(): string[] {
+  const lines = ['Targets (native backend): tensorflow step ≤ 1.5× torch, and faster than the wasm step, at equal threads.', '', '| T | tensorflow step ÷ torch | tensorflow step ÷ wasm step |', '|---|---|---|'];
+  for (const t of threadList) {
+    const tfStep = rows.find((r) => r.case === 'step_vit_tiny' && r.threads === t && r.backend === 'tensorflow');
+    const wasmStep = rows.find((r) => r.case === 'step_vit_tiny' && r.threads === t && r.backend === 'wasm');
+    const vsWasm = tfStep && wasmStep ? tfStep.tfjs_ms / wasmStep.tfjs_ms : NaN;
+    lines.push(`| ${t} | ${fmt(tfStep?.ratio, 2)} ${(tfStep?.ratio ?? Infinity) <= 1.5 ? '✓' : '✗'} | ${fmt(vsWasm, 2)} ${vsWasm < 1 ? '✓' : '✗'} |`);
+  }
+  return [...lines, ''];
+}
+
 const md = [
   `# selfpatch-ts performance suite (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `tfjs-wasm (SIMD; T > 1: threaded build) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
+  `tfjs (wasm: SIMD, T > 1 the threaded build; tensorflow: tfjs-node, T intra-op threads) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
   '',
   `Torch twin check (same weights and crops, the losses of two iterations): ${check.ok ? 'ok' : 'FAILED'} — tfjs ${fmt(check.tfjs_loss, 6)}, ${fmt(check.tfjs_loss1, 6)}; torch ${fmt(check.torch_loss, 6)}, ${fmt(check.torch_loss1, 6)}; max |Δ| ${typeof check.abs_diff === 'number' ? check.abs_diff.toExponential(1) : check.error}`,
   '',
-  '| case | T | GFLOP | tfjs-wasm ms | torch ms | ratio [min–max] | tfjs GFLOP/s | torch GFLOP/s | wasm heap MB |',
-  '|---|---|---|---|---|---|---|---|---|',
+  `Host: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores. tfjs backends: ${backends.join(', ')}.`,
+  '',
+  '| case | backend | T | GFLOP | tfjs ms | torch ms | ratio [min–max] | tfjs GFLOP/s | torch GFLOP/s | wasm heap MB |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.label} | ${r.threads} | ${r.gflop.toFixed(1)} | ${fmt(r.tfjs_ms)} | ${fmt(r.torch_ms)} | ${fmt(r.ratio, 2)} [${fmt(r.ratio_min, 2)}–${fmt(r.ratio_max, 2)}] | ${fmt(r.tfjs_gflops, 1)} | ${fmt(r.torch_gflops, 1)} | ${fmt(r.tfjs_heap_mb)} |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
+      `| ${r.label} | ${r.backend} | ${r.threads} | ${r.gflop.toFixed(1)} | ${fmt(r.tfjs_ms)} | ${fmt(r.torch_ms)} | ${fmt(r.ratio, 2)} [${fmt(r.ratio_min, 2)}–${fmt(r.ratio_max, 2)}] | ${fmt(r.tfjs_gflops, 1)} | ${fmt(r.torch_gflops, 1)} | ${fmt(r.tfjs_heap_mb)} |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
   ),
+  '',
+  ...(backends.includes('tensorflow') ? tensorflowSummary() : []),
   '',
   `Targets (issue #11): step ≤ ${TARGETS.step_ratio}× torch, forward (ViT-Ti) ≤ ${TARGETS.forward_ratio}× torch, step GFLOP/s ≥ ${TARGETS.step_roofline_fraction * 100}% of the raw wasm matMul.`,
   '',
@@ -217,7 +263,7 @@ mkdirSync(outDir, { recursive: true });
 const name = quick ? 'latest-quick' : 'latest';
 writeFileSync(
   join(outDir, `${name}.json`),
-  JSON.stringify({ date: new Date().toISOString(), rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), host: cpus()[0]?.model, backends, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2),
 );
 writeFileSync(join(outDir, `${name}.md`), `${md}\n`);
 if (!check.ok || rows.some((r) => r.rounds_ok === 0)) process.exitCode = 1;

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { onBackend } from './backend-tolerance.js';
 import { parseSafetensors, type RawTensor } from '@selfpatch/nn/io';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -172,7 +173,7 @@ export function expectClose(fx: Fixture, name: string, actual: tf.Tensor | Array
     if (!same) throw new Error(`${fx.name}/${name}${label}: shape [${actual.shape.join(',')}] != expected [${exp.shape.join(',')}]`);
   }
   const values = actual instanceof tf.Tensor ? actual.dataSync() : actual;
-  const report = compare(values, exp.data as ArrayLike<number>, fx.tolerance(name));
+  const report = compare(values, exp.data as ArrayLike<number>, onBackend(fx.tolerance(name)));
   if (!report.ok) throw new Error(`${fx.name}/${name}${label}: ${report.message}`);
   return report;
 }

@@ -4,3 +4,4 @@ export * from './vit.js';
 export * from './python.js';
 export * from './ssl.js';
 export * from './hash-weights.js';
+export * from './backend-tolerance.js';

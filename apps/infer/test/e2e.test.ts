@@ -103,7 +103,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
     page.on('console', (m) => logs.push(m.text()));
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
     await page.goto(`http://127.0.0.1:${port}/?model=/model.safetensors`);
-    type State = { model: { description: string; backend: string; threads: number } | null; attention: { heads: Record<string, number>[]; h: number; w: number } | null; propagation: { scores: Record<string, number> | null; labels: unknown[]; msPerFrame: number } | null; error: string | null };
+    type State = { model: { description: string; backend: string; threads: number; backendNote?: string } | null; attention: { heads: Record<string, number>[]; h: number; w: number } | null; propagation: { scores: Record<string, number> | null; labels: unknown[]; msPerFrame: number } | null; error: string | null };
     const stateOf = () => page.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch) as Promise<State>;
     await page.waitForFunction(() => {
       const s = (window as unknown as { selfpatch: { model: unknown; error: unknown } }).selfpatch;
@@ -121,11 +121,16 @@ test('browser app: model from URL, attention maps and mask propagation match the
     const s1 = await stateOf();
     assert.equal(s1.error, null, s1.error ?? '');
     assert.equal(s1.attention?.heads.length, 3);
-    let maxDiff = 0;
-    s1.attention?.heads.forEach((hm, i) => {
-      const ref = nodeMaps.heads[i] as Float32Array;
-      for (let p = 0; p < ref.length; p++) maxDiff = Math.max(maxDiff, Math.abs((hm[String(p)] as number) - (ref[p] as number)));
-    });
+    /** Largest |page − Node| over every head's attention map. */
+    const mapDiff = (st: State): number => {
+      let m = 0;
+      st.attention?.heads.forEach((hm, i) => {
+        const ref = nodeMaps.heads[i] as Float32Array;
+        for (let p = 0; p < ref.length; p++) m = Math.max(m, Math.abs((hm[String(p)] as number) - (ref[p] as number)));
+      });
+      return m;
+    };
+    const maxDiff = mapDiff(s1);
     t.diagnostic(`attention maps, page vs Node: max |Δ| ${maxDiff.toExponential(2)}`);
     assert.ok(maxDiff < 1e-4, `attention maps differ by ${maxDiff}`);
 
@@ -161,14 +166,62 @@ test('browser app: model from URL, attention maps and mask propagation match the
     await page2.waitForFunction(() => (window as unknown as { selfpatch: { attention: unknown; error: unknown } }).selfpatch.attention !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 120_000 });
     const a2 = (await page2.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
     assert.equal(a2.error, null, a2.error ?? '');
-    let maxDiff2 = 0;
-    a2.attention?.heads.forEach((hm, i) => {
-      const ref = nodeMaps.heads[i] as Float32Array;
-      for (let p = 0; p < ref.length; p++) maxDiff2 = Math.max(maxDiff2, Math.abs((hm[String(p)] as number) - (ref[p] as number)));
-    });
+    const maxDiff2 = mapDiff(a2);
     t.diagnostic(`threads=2 page: ${m2.model?.threads} threads, attention max |Δ| vs Node ${maxDiff2.toExponential(2)}`);
     assert.ok(maxDiff2 < 1e-4, `attention maps with 2 threads differ by ${maxDiff2}`);
     await page2.close();
+
+    // WebGPU: Chromium with WebGPU on SwiftShader (a software adapter). `auto` must not take it
+    // (the page says why and runs wasm); `?backend=webgpu` takes it, says so, and gives the same maps.
+    const gpuBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    try {
+      for (const request of ['auto', 'webgpu'] as const) {
+        const pg = await gpuBrowser.newPage();
+        pg.on('pageerror', (e) => logs.push(`pageerror (${request}): ${e.message}`));
+        await pg.goto(`http://127.0.0.1:${port}/?model=/model.safetensors${request === 'webgpu' ? '&backend=webgpu' : ''}`);
+        await pg.waitForFunction(() => {
+          const s = (window as unknown as { selfpatch: { model: unknown; error: unknown } }).selfpatch;
+          return s.model !== null || s.error !== null;
+        }, undefined, { timeout: 120_000 });
+        const m = (await pg.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State & { model: { backendNote: string } | null };
+        assert.equal(m.error, null, `${m.error} ${logs.join('\n')}`);
+        const shown = (await pg.textContent('#backend')) ?? '';
+        t.diagnostic(`${request} page in a WebGPU-enabled Chromium: ${shown}`);
+        if (request === 'auto') {
+          assert.equal(m.model?.backend, 'wasm', 'auto never takes a software adapter');
+          assert.match(m.model?.backendNote ?? '', /no WebGPU hardware adapter \(only the software adapter/);
+          await pg.close();
+          continue;
+        }
+        assert.equal(m.model?.backend, 'webgpu');
+        assert.match(shown, /backend webgpu on .*swiftshader.*software adapter.*mask propagation runs on WebAssembly/i);
+        await pg.fill('#image-size', '224');
+        await pg.setInputFiles('#image', photo);
+        await pg.waitForFunction(() => (window as unknown as { selfpatch: { attention: unknown; error: unknown } }).selfpatch.attention !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 300_000 });
+        const a = (await pg.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
+        assert.equal(a.error, null, a.error ?? '');
+        const d = mapDiff(a);
+        t.diagnostic(`webgpu page: attention max |Δ| vs Node ${d.toExponential(2)}`);
+        assert.ok(d < 1e-4, `attention maps on WebGPU differ by ${d}`);
+        await pg.fill('#short-side', String(SHORT));
+        await pg.setInputFiles('#frames', frames);
+        await pg.setInputFiles('#mask', gts[0] as string);
+        await pg.setInputFiles('#gt', gts);
+        await pg.click('#propagate');
+        await pg.waitForFunction(() => (window as unknown as { selfpatch: { propagation: unknown; error: unknown } }).selfpatch.propagation !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 600_000 });
+        const pr = (await pg.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
+        assert.equal(pr.error, null, pr.error ?? '');
+        const gpuScores = pr.propagation?.scores as Record<string, number>;
+        t.diagnostic(`webgpu page: J&F ${gpuScores['J&F-Mean']?.toFixed(6)} vs Node ${nodeScores['J&F-Mean']?.toFixed(6)}, ${pr.propagation?.msPerFrame.toFixed(0)} ms/frame`);
+        for (const k of Object.keys(nodeScores)) assert.ok(Math.abs((gpuScores[k] as number) - (nodeScores[k] as number)) < 1e-6, `${k} (propagation on wasm beside a software WebGPU adapter): page ${gpuScores[k]} vs Node ${nodeScores[k]}`);
+        await pg.close();
+      }
+    } finally {
+      await gpuBrowser.close();
+    }
 
     const artifacts = join(here, '..', 'test-results');
     mkdirSync(artifacts, { recursive: true });

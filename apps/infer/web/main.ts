@@ -4,7 +4,7 @@
  * The latest results are also exposed as `window.selfpatch` for automation.
  */
 import { decodeMask } from '@selfpatch/data';
-import type { LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
+import type { BackendRequest, LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLSpanElement>('status');
@@ -69,12 +69,18 @@ function requestedThreads(): number | undefined {
   return Number.isInteger(v) && v >= 1 ? v : undefined;
 }
 
+/** `?backend=webgpu|wasm` (default: WebGPU on a hardware adapter, else WebAssembly). */
+function requestedBackend(): BackendRequest {
+  const v = new URLSearchParams(location.search).get('backend');
+  return v === 'webgpu' || v === 'wasm' ? v : 'auto';
+}
+
 async function loadModel(bytes: ArrayBuffer, name: string): Promise<void> {
-  const r = await run(`loading ${name}…`, () => call<LoadResult>({ kind: 'load', bytes, name, threads: requestedThreads() }, [bytes]));
+  const r = await run(`loading ${name}…`, () => call<LoadResult>({ kind: 'load', bytes, name, threads: requestedThreads(), backend: requestedBackend() }, [bytes]));
   if (!r) return;
   state.model = r;
   $('model-info').textContent = `${r.description} — stride ${r.stride}`;
-  $('backend').textContent = `backend ${r.backend}, ${r.threads} thread(s)${crossOriginIsolated ? '' : ' (not cross-origin isolated: 1 thread)'}`;
+  $('backend').textContent = r.backend === 'webgpu' ? `backend webgpu on ${r.backendNote}` : `backend ${r.backend}, ${r.threads} thread(s)${crossOriginIsolated ? '' : ' (not cross-origin isolated: 1 thread)'}; ${r.backendNote}`;
   status.textContent = 'model ready';
 }
 

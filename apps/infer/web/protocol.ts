@@ -1,9 +1,12 @@
 /** Messages between the page and the compute worker (all pixel data as transferable buffers). */
 
 export type Request =
-  | { id: number; kind: 'load'; bytes: ArrayBuffer; name: string; threads?: number }
+  | { id: number; kind: 'load'; bytes: ArrayBuffer; name: string; threads?: number; backend?: BackendRequest }
   | { id: number; kind: 'visualize'; image: ArrayBuffer; name: string; size: number }
   | { id: number; kind: 'propagate'; frames: Array<{ bytes: ArrayBuffer; name: string }>; mask: { width: number; height: number; labels: Uint8Array }; gt: Array<{ bytes: ArrayBuffer; name: string }> | null; shortSide: number };
+
+/** `auto`: WebGPU on a hardware adapter, else wasm; `webgpu` also takes a software adapter. */
+export type BackendRequest = 'auto' | 'webgpu' | 'wasm';
 
 export interface LoadResult {
   description: string;
@@ -11,6 +14,8 @@ export interface LoadResult {
   stride: number;
   backend: string;
   threads: number;
+  /** The WebGPU adapter, or why WebGPU was not used. */
+  backendNote: string;
 }
 
 export interface VisualizeResult {

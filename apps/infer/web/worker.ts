@@ -1,18 +1,21 @@
 /**
- * Compute worker of the browser app: every tensor op runs here on tfjs-backend-wasm (SIMD; threads
- * when the page is cross-origin isolated, `?threads=N` to ask for N), so the UI thread stays responsive. Same library code as
+ * Compute worker of the browser app: every tensor op runs here, on WebGPU when the page has a
+ * hardware adapter (`?backend=webgpu` also takes a software one, `?backend=wasm` skips it), else on
+ * tfjs-backend-wasm (SIMD; threads when the page is cross-origin isolated, `?threads=N` to ask for
+ * N), so the UI thread stays responsive. Same library code as
  * the Node CLI: checkpoint loading, the DAVIS frame transform, the propagation loop and the
  * davis2017-evaluation scoring, so results match the CLI on the same input.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { installWasmKernels } from '@selfpatch/nn';
+import { browserAdapter, installWasmKernels } from '@selfpatch/nn';
 import { decodeImage, decodeMask, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, loadBackbone, pcaRgb, propagateVideo, scoreSequence, summarizeScores, type DenseBackbone } from '@selfpatch/eval';
-import type { LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
+import type { BackendRequest, LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
 
 let net: DenseBackbone | null = null;
 let ready: Promise<void> | null = null;
@@ -37,31 +40,95 @@ async function withReportedCores<T>(cores: number, start: () => Promise<T>): Pro
   }
 }
 
-async function backend(threads?: number): Promise<void> {
+let backendNote = '';
+/** The WebGPU adapter is a software one (SwiftShader, llvmpipe, WARP). */
+let softwareGpu = false;
+let model: { bytes: Uint8Array; name: string } | null = null;
+
+/**
+ * WebGPU when the page has a hardware adapter (or `webgpu` was asked for: a software adapter is
+ * then accepted and named), else WebAssembly.
+ */
+async function tryWebGPU(choice: BackendRequest): Promise<boolean> {
+  if (choice === 'wasm') {
+    backendNote = 'WebAssembly requested';
+    return false;
+  }
+  const found = await browserAdapter(choice === 'webgpu');
+  if (!found.adapter) {
+    if (choice === 'webgpu') throw new Error(`WebGPU is not available here: ${found.why}`);
+    backendNote = `no WebGPU hardware adapter (${found.why}); using WebAssembly`;
+    return false;
+  }
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) {
+    if (choice === 'webgpu') throw new Error(`the WebGPU backend could not start on ${found.adapter.name}`);
+    backendNote = `WebGPU could not start on ${found.adapter.name}; using WebAssembly`;
+    return false;
+  }
+  softwareGpu = found.adapter.software;
+  backendNote = `${found.adapter.name}${found.adapter.software ? ' (software adapter: for testing, slower than WebAssembly; mask propagation runs on WebAssembly)' : ''}`;
+  return true;
+}
+
+let wasmStarted = false;
+let requestedThreads: number | undefined;
+
+async function startWasm(threads: number | undefined): Promise<void> {
+  if (wasmStarted) {
+    if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend could not start in this browser');
+    return;
+  }
+  setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
+  const start = () => tf.setBackend('wasm');
+  let ok: boolean;
+  if (threads !== undefined && crossOriginIsolated) {
+    setThreadsCount(threads);
+    ok = await withReportedCores(Math.max(navigator.hardwareConcurrency, 2 * threads), start);
+  } else {
+    ok = await start();
+  }
+  if (!ok) throw new Error('the WebAssembly backend could not start in this browser');
+  await tf.ready();
+  // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (TFJS_NOTES §8.3).
+  installWasmKernels();
+  wasmStarted = true;
+}
+
+async function backend(threads: number | undefined, choice: BackendRequest): Promise<void> {
+  requestedThreads = threads;
   ready ??= (async () => {
-    setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
-    const start = () => tf.setBackend('wasm');
-    let ok: boolean;
-    if (threads !== undefined && crossOriginIsolated) {
-      setThreadsCount(threads);
-      ok = await withReportedCores(Math.max(navigator.hardwareConcurrency, 2 * threads), start);
-    } else {
-      ok = await start();
-    }
-    if (!ok) throw new Error('the WebAssembly backend could not start in this browser');
-    await tf.ready();
-    // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (TFJS_NOTES §8.3).
-    installWasmKernels();
+    if (await tryWebGPU(choice)) return;
+    await startWasm(threads);
   })();
   return ready;
 }
 
-async function load(bytes: ArrayBuffer, name: string, threads?: number): Promise<LoadResult> {
-  await backend(threads);
+/**
+ * Runs host-side post-processing (which reads values synchronously) on data downloaded with the
+ * async API. On WebGPU a synchronous read goes through tfjs's OffscreenCanvas path, which returned
+ * wrong values on Chromium's SwiftShader adapter; downloading first and finishing on the cpu
+ * backend avoids that path (and a pipeline stall per read).
+ */
+async function readable<T>(inputs: tf.Tensor[], fn: () => T): Promise<T> {
+  const gpu = tf.getBackend();
+  if (gpu !== 'webgpu') return fn();
+  await Promise.all(inputs.map((t) => t.data()));
+  await tf.setBackend('cpu');
+  try {
+    return fn();
+  } finally {
+    await tf.setBackend(gpu);
+  }
+}
+
+async function load(bytes: ArrayBuffer, name: string, threads: number | undefined, choice: BackendRequest): Promise<LoadResult> {
+  await backend(threads, choice);
   net?.dispose();
   net = null;
-  net = loadBackbone(new Uint8Array(bytes), name);
-  return { description: net.description, kind: net.kind, stride: net.stride, backend: tf.getBackend(), threads: getThreadsCount() };
+  model = { bytes: new Uint8Array(bytes), name };
+  net = loadBackbone(model.bytes, name);
+  return { description: net.description, kind: net.kind, stride: net.stride, backend: tf.getBackend(), threads: tf.getBackend() === 'wasm' ? getThreadsCount() : 1, backendNote };
 }
 
 async function visualize(image: ArrayBuffer, name: string, size: number): Promise<VisualizeResult> {
@@ -72,13 +139,13 @@ async function visualize(image: ArrayBuffer, name: string, size: number): Promis
   const x = tf.tensor4d(toNormalizedCHW(resized), [1, 3, s, s]);
   try {
     const { feats, h, w } = net.features(x);
-    const pca = pcaRgb(feats);
+    const pca = await readable([feats], () => pcaRgb(feats));
     feats.dispose();
     let heads: Float32Array[] = [];
     let mean: Float32Array | null = null;
     if (net.kind === 'vit') {
       const attn = net.attention(x);
-      const maps = attentionMaps(attn, { h, w }, attn.shape[2] === h * w + 1);
+      const maps = await readable([attn], () => attentionMaps(attn, { h, w }, attn.shape[2] === h * w + 1));
       attn.dispose();
       heads = maps.heads;
       mean = maps.mean;
@@ -94,9 +161,25 @@ async function propagate(id: number, req: Extract<Request, { kind: 'propagate' }
   const frames = req.frames.map((f) => () => decodeImage(new Uint8Array(f.bytes), { source: f.name }));
   const labels: Uint8Array[] = [req.mask.labels];
   const t0 = performance.now();
-  for await (const r of propagateVideo(net, req.mask, frames, { shortSide: req.shortSide })) {
-    labels.push(r.labels);
-    post({ id, kind: 'progress', done: r.index, total: req.frames.length - 1, label: req.frames[r.index]?.name ?? '' });
+  // Propagation reads values synchronously every frame; on Chromium's SwiftShader WebGPU adapter
+  // that lost the device mid-video. With a software adapter it runs on WebAssembly instead (a
+  // copy of the model there), which is also faster than a software GPU.
+  const onWasm = tf.getBackend() === 'webgpu' && softwareGpu && model !== null;
+  let runNet = net;
+  if (onWasm && model) {
+    await startWasm(requestedThreads);
+    runNet = loadBackbone(model.bytes, model.name);
+  }
+  try {
+    for await (const r of propagateVideo(runNet, req.mask, frames, { shortSide: req.shortSide })) {
+      labels.push(r.labels);
+      post({ id, kind: 'progress', done: r.index, total: req.frames.length - 1, label: req.frames[r.index]?.name ?? '' });
+    }
+  } finally {
+    if (onWasm) {
+      runNet.dispose();
+      await tf.setBackend('webgpu');
+    }
   }
   const msPerFrame = (performance.now() - t0) / Math.max(1, req.frames.length - 1);
   let scores: Record<string, number> | null = null;
@@ -113,7 +196,7 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
   const req = ev.data;
   try {
     let result: LoadResult | VisualizeResult | PropagateResult;
-    if (req.kind === 'load') result = await load(req.bytes, req.name, req.threads);
+    if (req.kind === 'load') result = await load(req.bytes, req.name, req.threads, req.backend ?? 'auto');
     else if (req.kind === 'visualize') result = await visualize(req.image, req.name, req.size);
     else result = await propagate(req.id, req);
     post({ id: req.id, kind: 'done', result });

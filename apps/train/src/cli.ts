@@ -127,7 +127,7 @@ export function buildProgram(): Command {
     .option('--set <key=value...>', 'override config keys (values read as YAML)');
   for (const key of CONFIG_KEYS) {
     const help = key === 'data' ? 'image folder (default: the embedded demo photos)' : key === 'backend'
-          ? 'auto | tensorflow | wasm | cpu'
+          ? 'auto | tensorflow | webgpu | wasm | cpu'
           : key === 'threads'
             ? 'XNNPACK threads on wasm, 1-8 (opt-in; slower when the other cores are busy)'
             : `config key ${key}`;
@@ -151,7 +151,7 @@ export function buildProgram(): Command {
     .description('export the teacher backbone of a training checkpoint as safetensors and .pth (official keys)')
     .requiredOption('--checkpoint <file>', 'a checkpoints/checkpoint-*.safetensors file')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
     .action(async (opts: { checkpoint: string; out: string; backend: string }) => {
       await initBackend(opts.backend);
       mkdirSync(opts.out, { recursive: true });

@@ -84,7 +84,7 @@ export const trainConfigSchema = z
     keep_last: positiveInt,
     log_every: positiveInt,
     num_workers: nonNegInt.nullable(),
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+    backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
     // XNNPACK threads on wasm (TFJS_NOTES §1.3): opt-in, a loss when the other cores are busy.
     threads: positiveInt.max(8),
   })

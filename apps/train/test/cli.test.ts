@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { parsePth } from '@selfpatch/nn/io';
 import { requirePythonTorch, use } from '@selfpatch/nn/testing';
 import { vitFromCheckpoint } from '@selfpatch/vit';
 import { listCheckpoints, readTrainCheckpoint } from '../src/checkpoint.js';
-import { readTensors, tmp } from './helpers.js';
+import { interruptAfterStep, readTensors, tmp } from './helpers.js';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const main = join(appDir, 'src', 'main.ts');
@@ -33,19 +33,7 @@ test('CLI: invalid options exit 2 with one line naming the key', () => {
 
 test('CLI: SIGINT finishes the step, saves a checkpoint, exits 130; --resume then completes the run', async () => {
   const out = tmp('sigint');
-  const child = spawn(node[0], [...node.slice(1), ...TINY, '--out', out, '--save-every', '100', '--log-every', '1'], { cwd: appDir });
-  let stderr = '';
-  let sent = false;
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (!sent && /step 2\/12/.test(stderr)) {
-      sent = true;
-      child.kill('SIGINT');
-    }
-  });
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  const { code, stderr, stdout } = await interruptAfterStep([...TINY, '--out', out, '--save-every', '100', '--log-every', '1'], 2, appDir, main);
   assert.equal(code, 130, stderr);
   assert.match(stderr, /SIGINT: finishing the current step/);
   assert.match(stdout, /--resume/);

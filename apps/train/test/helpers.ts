@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,4 +75,24 @@ export function maxDiffAll(a: Map<string, RawTensor>, b: Map<string, RawTensor>)
     for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(Number(x[i]) - Number(y[i])));
   }
   return m;
+}
+
+/**
+ * Runs the training CLI and sends SIGINT once stderr shows `step <at>/`; resolves with the exit
+ * code and stderr/stdout.
+ */
+export function interruptAfterStep(args: string[], at: number, cwd: string, main: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { cwd });
+  let stderr = '';
+  let stdout = '';
+  let sent = false;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!sent && new RegExp(`step ${at}/`).test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  return new Promise((res) => child.on('exit', (code) => res({ code, stderr, stdout })));
 }

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { loadBackboneFile } from '@selfpatch/eval/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkpointIntact, listCheckpoints, readTrainCheckpoint } from '../src/checkpoint.js';
 import { dataFiles, RunWriteError, train } from '../src/run.js';
-import { tinyConfig, tmp } from './helpers.js';
+import { interruptAfterStep, tinyConfig, tmp } from './helpers.js';
 
 const quiet = { log: () => {} };
 const appDir = fileURLToPath(new URL('..', import.meta.url));
@@ -158,21 +158,16 @@ test('a failed write before any checkpoint says so (not "previous checkpoints ar
 });
 
 test('SIGINT on --backend cpu with worker-thread decoding stops after the current step (exit 130)', async () => {
+  // 48 images, batch 4: one 12-step epoch, so the worker decodes ahead and every batch is ready
+  // when asked for — the loop then never waits on the event loop unless it yields on purpose.
+  const data = tmp('many');
+  const src = readdirSync(demoImagesDir());
+  for (let i = 0; i < 48; i++) copyFileSync(join(demoImagesDir(), src[i % src.length] as string), join(data, `${i}.jpg`));
   const out = tmp('sigint-cpu');
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...TINY, '--backend', 'cpu', '--num-workers', '1', '--out', out, '--save-every', '100', '--log-every', '1'], { cwd: appDir });
-  let stderr = '';
-  let sent = false;
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (!sent && /step 2\/12/.test(stderr)) {
-      sent = true;
-      child.kill('SIGINT');
-    }
-  });
-  const code = await new Promise<number | null>((res) => child.on('exit', res));
-  assert.equal(code, 130, stderr);
+  const r = await interruptAfterStep([...TINY, '--epochs', '1', '--warmup-epochs', '0', '--data', data, '--backend', 'cpu', '--num-workers', '1', '--out', out, '--save-every', '100', '--log-every', '1'], 2, appDir, main);
+  assert.equal(r.code, 130, r.stderr);
   const at = readTrainCheckpoint(listCheckpoints(out)[0] as string).position.iteration;
-  assert.ok(at >= 2 && at < 12, `stopped at ${at}, not at the end`);
+  assert.ok(at >= 2 && at <= 4, `stopped at ${at}: right after the step that was running, not at the end (12)`);
 });
 
 test('eval and infer read the training app\'s own checkpoints (teacher by default, --which student)', async () => {

@@ -32,3 +32,4 @@ export { installWasmKernels, uninstallWasmKernels, copyBox } from './wasm-kernel
 export { fusedAdamW, fusedEma, simdKernelThreads, type AdamWScalars } from './simd-kernels.js';
 export { setOpsMode, opsMode, withWeightCache, weightCacheEnabled, type OpsMode } from './ops/mode.js';
 export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';
+export { browserAdapter, describeAdapter, type FoundAdapter } from './webgpu-adapter.js';

@@ -1,18 +1,21 @@
 /**
- * Backend selection for apps (DESIGN §5). Packages never pick a backend; apps call
- * {@link initBackend} once at start-up.
+ * Backend selection for apps. Packages never pick a backend; apps call {@link initBackend} once
+ * at start-up.
  *
  * `auto`: `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
- * and loads, else `wasm`, else `cpu`. An explicit choice that cannot load fails with a message
- * that says what to install. The native packages are optional peers: their install downloads
- * libtensorflow, which is not possible everywhere.
+ * and loads, else `webgpu` on a hardware adapter, else `wasm`, else `cpu`. `auto` never takes a
+ * software WebGPU adapter (they are for correctness, 100x slower than wasm); an explicit `webgpu`
+ * may, and says so. An explicit choice that cannot load fails with a message that says what to
+ * install. The native packages are optional peers: their install downloads libtensorflow, which
+ * is not possible everywhere (`npm run setup:tfjs-node` builds it offline).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import type { WasmModuleLike } from './wasm-threads-node.js';
+import { browserAdapter, type FoundAdapter } from './webgpu-adapter.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
@@ -23,6 +26,8 @@ export interface BackendInfo {
   reason: string;
   /** XNNPACK threads of the wasm backend; 1 elsewhere. */
   threads: number;
+  /** The WebGPU adapter in use (webgpu only). */
+  adapter?: FoundAdapter;
 }
 
 /** One line for logs: `wasm, 2 threads (requested)`. */
@@ -50,13 +55,16 @@ const defaultImporter: ModuleImporter = (specifier) => import(specifier);
 
 const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
-    'install @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node (native CPU); their install downloads libtensorflow, so it needs network access to Google storage',
+    'install @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node (native CPU); their install downloads libtensorflow (in this repository, `npm run setup:tfjs-node` also builds it offline)',
+  webgpu: 'install @tensorflow/tfjs-backend-webgpu, and in Node the `webgpu` package (Dawn); a GPU with a Vulkan, Metal or D3D12 driver gives a hardware adapter',
   wasm: 'install @tensorflow/tfjs-backend-wasm',
   cpu: 'install @tensorflow/tfjs-backend-cpu',
 };
 
 async function tryTensorflow(importer: ModuleImporter): Promise<{ ok: true; pkg: string } | { ok: false; why: string }> {
   const errors: string[] = [];
+  // libtensorflow's start-up banner (oneDNN, CPU features) is noise in a CLI's output.
+  if (typeof process !== 'undefined') process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       await importer(pkg);
@@ -67,6 +75,36 @@ async function tryTensorflow(importer: ModuleImporter): Promise<{ ok: true; pkg:
     }
   }
   return { ok: false, why: errors.join('; ') };
+}
+
+async function tryWebGPU(importer: ModuleImporter, allowSoftware: boolean): Promise<{ ok: true; adapter: FoundAdapter } | { ok: false; why: string }> {
+  try {
+    const found = tf.env().getBool('IS_NODE')
+      ? await (await import('./webgpu-node.js')).setupNodeWebGPU(importer, allowSoftware)
+      : await browserAdapter(allowSoftware);
+    if (!found.adapter) return { ok: false, why: found.why };
+    await importer('@tensorflow/tfjs-backend-webgpu');
+    if (await tf.setBackend('webgpu')) {
+      if (tf.env().getBool('IS_NODE')) await enableNodeReadSync(importer);
+      return { ok: true, adapter: found.adapter };
+    }
+    return { ok: false, why: `@tensorflow/tfjs-backend-webgpu loaded but the 'webgpu' backend failed to initialise on ${found.adapter.name}` };
+  } catch (err) {
+    return { ok: false, why: firstLine(err) };
+  }
+}
+
+/** Node has no OffscreenCanvas for tfjs-backend-webgpu's `readSync`: see webgpu-node.ts. */
+async function enableNodeReadSync(importer: ModuleImporter): Promise<void> {
+  let deasync: { loopWhile(pred: () => boolean): void };
+  try {
+    const mod = (await importer('deasync')) as { loopWhile?: unknown; default?: { loopWhile(pred: () => boolean): void } };
+    deasync = typeof mod.loopWhile === 'function' ? (mod as { loopWhile(pred: () => boolean): void }) : (mod.default as { loopWhile(pred: () => boolean): void });
+  } catch (err) {
+    throw new Error(`synchronous reads (dataSync) on WebGPU in Node need the 'deasync' package (${firstLine(err)})`, { cause: err });
+  }
+  const { installNodeReadSync } = await import('./webgpu-node.js');
+  installNodeReadSync(tf.backend() as never, (pred) => deasync.loopWhile(pred), (data, dtype) => tf.util.convertBackendValuesAndArrayBuffer(data, dtype as tf.DataType));
 }
 
 async function tryPlain(name: 'wasm' | 'cpu', importer: ModuleImporter, threads: number): Promise<string | null> {
@@ -134,6 +172,12 @@ export async function initBackend(choice: string = 'auto', options: InitBackendO
     if (r.ok) return done('tensorflow', `requested; using ${r.pkg}`);
     throw new BackendUnavailableError('tensorflow', `backend 'tensorflow' is not available (${r.why}); ${INSTALL_HINT.tensorflow}`);
   }
+  if (choice === 'webgpu') {
+    const r = await tryWebGPU(importer, true);
+    if (!r.ok) throw new BackendUnavailableError('webgpu', `backend 'webgpu' is not available (${r.why}); ${INSTALL_HINT.webgpu}`);
+    const kind = r.adapter.software ? 'a software adapter: correct but far slower than wasm, for testing' : 'hardware adapter';
+    return { ...done('webgpu', `requested; ${r.adapter.name} via ${r.adapter.route}, ${kind}`), adapter: r.adapter };
+  }
   if (choice === 'wasm' || choice === 'cpu') {
     const why = await tryPlain(choice, importer, threads);
     if (why === null) return done(choice, 'requested');
@@ -141,11 +185,13 @@ export async function initBackend(choice: string = 'auto', options: InitBackendO
   }
   const tfr = await tryTensorflow(importer);
   if (tfr.ok) return done('tensorflow', `auto: ${tfr.pkg} is installed`);
+  const gpu = await tryWebGPU(importer, false);
+  if (gpu.ok) return { ...done('webgpu', `auto: no native TensorFlow binding; WebGPU hardware adapter ${gpu.adapter.name} via ${gpu.adapter.route}`), adapter: gpu.adapter };
   const wasmWhy = await tryPlain('wasm', importer, threads);
   if (wasmWhy === null) {
-    return done('wasm', 'auto: no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]); using WebAssembly');
+    return done('wasm', `auto: no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]) and no WebGPU hardware adapter (${gpu.why}); using WebAssembly`);
   }
   const cpuWhy = await tryPlain('cpu', importer, 1);
   if (cpuWhy === null) return done('cpu', `auto: wasm unavailable (${wasmWhy}); using the slow pure-JS cpu backend`);
-  throw new BackendUnavailableError('auto', `no tfjs backend could be loaded: tensorflow (${tfr.why}); wasm (${wasmWhy}); cpu (${cpuWhy})`);
+  throw new BackendUnavailableError('auto', `no tfjs backend could be loaded: tensorflow (${tfr.why}); webgpu (${gpu.why}); wasm (${wasmWhy}); cpu (${cpuWhy})`);
 }

@@ -15,8 +15,16 @@ installWasmKernels();
 /** Backends every test runs on (override with SELFPATCH_TEST_BACKENDS=cpu,wasm). */
 export const BACKENDS: readonly string[] = (process.env.SELFPATCH_TEST_BACKENDS ?? 'cpu,wasm').split(',').filter(Boolean);
 
-/** Activates a backend. */
+/**
+ * Activates a backend. `tensorflow` (tfjs-node, see `npm run setup:tfjs-node`) and `webgpu`
+ * (Dawn, software adapters allowed) are loaded on first use through `initBackend`; a backend that
+ * was asked for but cannot load fails the test, never skips it.
+ */
 export async function use(backend: string): Promise<void> {
+  if ((backend === 'tensorflow' || backend === 'webgpu') && tf.findBackend(backend) === null) {
+    const { initBackend } = await import('./runtime.js');
+    await initBackend(backend);
+  }
   if (!(await tf.setBackend(backend))) throw new Error(`cannot set backend ${backend}`);
   await tf.ready();
 }

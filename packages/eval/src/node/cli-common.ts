@@ -58,7 +58,7 @@ export function checkpointOptions(c: Command, defaultBackend = 'auto'): Command 
     .requiredOption('--checkpoint <file>', 'backbone checkpoint (.pth or safetensors; ViT or Swin; training checkpoints use --which)')
     .option('--which <key>', 'entry of a training checkpoint (default: teacher when present)')
     .option('--num-heads <n>', 'ViT heads when the width matches no preset', intOption('--num-heads', 1))
-    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', defaultBackend)
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', defaultBackend)
     .option('--threads <n>', 'XNNPACK threads on wasm (opt-in; slower when the other cores are busy)', intOption('--threads', 1), 1);
 }
 
