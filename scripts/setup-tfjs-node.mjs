@@ -72,7 +72,9 @@ function tryDownloadRoute() {
   log("route 1: the package's own install (downloads libtensorflow)");
   const r = run(process.execPath, [join(pkgDir, 'scripts', 'install.js'), ...(gpu ? ['gpu', 'download'] : [])], { cwd: pkgDir, timeout: 600_000 });
   if (r.ok && works().ok) return true;
-  const why = r.out.split('\n').find((l) => /error|ENOTFOUND|EAI_AGAIN|ECONN|fail/i.test(l)) ?? r.out.trim().split('\n')[0] ?? '';
+  const lines = r.out.split('\n');
+  // The network failure says the most; the stack's first line ("throw er") says nothing.
+  const why = lines.find((l) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|getaddrinfo/.test(l)) ?? lines.find((l) => /Error:/.test(l)) ?? lines[0] ?? '';
   log(`route 1 did not work (${why.trim().slice(0, 200)}); trying the offline build`);
   return false;
 }
