@@ -16,7 +16,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { build } from 'vite';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
 import { serializeSafetensors } from '@selfpatch/nn/io';
@@ -31,6 +31,18 @@ const davis = resolve(process.env.SELFPATCH_DAVIS_DIR ?? join(here, '../../../..
 const FRAMES = 6;
 const SHORT = 192;
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream' };
+
+/** Waits until the page's `window.selfpatch[field]` is set, or its error is. */
+function settled(page: Page, field: 'model' | 'attention' | 'propagation', timeout: number): Promise<unknown> {
+  return page.waitForFunction(
+    (f) => {
+      const s = (window as unknown as { selfpatch: Record<string, unknown> }).selfpatch;
+      return s[f] !== null || s.error !== null;
+    },
+    field,
+    { timeout },
+  );
+}
 
 test('browser app: model from URL, attention maps and mask propagation match the Node results', async (t) => {
   for (const [what, path] of [
@@ -105,10 +117,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
     await page.goto(`http://127.0.0.1:${port}/?model=/model.safetensors`);
     type State = { model: { description: string; backend: string; threads: number; backendNote?: string } | null; attention: { heads: Record<string, number>[]; h: number; w: number } | null; propagation: { scores: Record<string, number> | null; labels: unknown[]; msPerFrame: number } | null; error: string | null };
     const stateOf = () => page.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch) as Promise<State>;
-    await page.waitForFunction(() => {
-      const s = (window as unknown as { selfpatch: { model: unknown; error: unknown } }).selfpatch;
-      return s.model !== null || s.error !== null;
-    }, undefined, { timeout: 120_000 });
+    await settled(page, 'model', 120_000);
     const s0 = await stateOf();
     assert.equal(s0.error, null, `${s0.error} ${logs.join('\n')}`);
     assert.match(s0.model?.description ?? '', /ViT \(selfpatch layout, width 192/);
@@ -117,7 +126,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
 
     await page.fill('#image-size', '224');
     await page.setInputFiles('#image', photo);
-    await page.waitForFunction(() => (window as unknown as { selfpatch: { attention: unknown; error: unknown } }).selfpatch.attention !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 120_000 });
+    await settled(page, 'attention', 120_000);
     const s1 = await stateOf();
     assert.equal(s1.error, null, s1.error ?? '');
     assert.equal(s1.attention?.heads.length, 3);
@@ -139,7 +148,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
     await page.setInputFiles('#mask', gts[0] as string);
     await page.setInputFiles('#gt', gts);
     await page.click('#propagate');
-    await page.waitForFunction(() => (window as unknown as { selfpatch: { propagation: unknown; error: unknown } }).selfpatch.propagation !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 300_000 });
+    await settled(page, 'propagation', 300_000);
     const s2 = await stateOf();
     assert.equal(s2.error, null, s2.error ?? '');
     assert.equal(s2.propagation?.labels.length, FRAMES);
@@ -154,16 +163,13 @@ test('browser app: model from URL, attention maps and mask propagation match the
     const page2 = await browser.newPage();
     page2.on('pageerror', (e) => logs.push(`pageerror (threads=2): ${e.message}`));
     await page2.goto(`http://127.0.0.1:${port}/?model=/model.safetensors&threads=2`);
-    await page2.waitForFunction(() => {
-      const s = (window as unknown as { selfpatch: { model: unknown; error: unknown } }).selfpatch;
-      return s.model !== null || s.error !== null;
-    }, undefined, { timeout: 120_000 });
+    await settled(page2, 'model', 120_000);
     const m2 = (await page2.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
     assert.equal(m2.error, null, `${m2.error} ${logs.join('\n')}`);
     assert.equal(m2.model?.threads, 2, 'threads=2 in a cross-origin isolated page');
     await page2.fill('#image-size', '224');
     await page2.setInputFiles('#image', photo);
-    await page2.waitForFunction(() => (window as unknown as { selfpatch: { attention: unknown; error: unknown } }).selfpatch.attention !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 120_000 });
+    await settled(page2, 'attention', 120_000);
     const a2 = (await page2.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
     assert.equal(a2.error, null, a2.error ?? '');
     const maxDiff2 = mapDiff(a2);
@@ -182,10 +188,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
         const pg = await gpuBrowser.newPage();
         pg.on('pageerror', (e) => logs.push(`pageerror (${request}): ${e.message}`));
         await pg.goto(`http://127.0.0.1:${port}/?model=/model.safetensors${request === 'webgpu' ? '&backend=webgpu' : ''}`);
-        await pg.waitForFunction(() => {
-          const s = (window as unknown as { selfpatch: { model: unknown; error: unknown } }).selfpatch;
-          return s.model !== null || s.error !== null;
-        }, undefined, { timeout: 120_000 });
+        await settled(pg, 'model', 120_000);
         const m = (await pg.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State & { model: { backendNote: string } | null };
         assert.equal(m.error, null, `${m.error} ${logs.join('\n')}`);
         const shown = (await pg.textContent('#backend')) ?? '';
@@ -200,7 +203,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
         assert.match(shown, /backend webgpu on .*swiftshader.*software adapter.*mask propagation runs on WebAssembly/i);
         await pg.fill('#image-size', '224');
         await pg.setInputFiles('#image', photo);
-        await pg.waitForFunction(() => (window as unknown as { selfpatch: { attention: unknown; error: unknown } }).selfpatch.attention !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 300_000 });
+        await settled(pg, 'attention', 300_000);
         const a = (await pg.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
         assert.equal(a.error, null, a.error ?? '');
         const d = mapDiff(a);
@@ -211,7 +214,7 @@ test('browser app: model from URL, attention maps and mask propagation match the
         await pg.setInputFiles('#mask', gts[0] as string);
         await pg.setInputFiles('#gt', gts);
         await pg.click('#propagate');
-        await pg.waitForFunction(() => (window as unknown as { selfpatch: { propagation: unknown; error: unknown } }).selfpatch.propagation !== null || (window as unknown as { selfpatch: { error: unknown } }).selfpatch.error !== null, undefined, { timeout: 600_000 });
+        await settled(pg, 'propagation', 600_000);
         const pr = (await pg.evaluate(() => (window as unknown as { selfpatch: unknown }).selfpatch)) as State;
         assert.equal(pr.error, null, pr.error ?? '');
         const gpuScores = pr.propagation?.scores as Record<string, number>;

@@ -90,7 +90,7 @@ async function startWasm(threads: number | undefined): Promise<void> {
   }
   if (!ok) throw new Error('the WebAssembly backend could not start in this browser');
   await tf.ready();
-  // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (TFJS_NOTES §8.3).
+  // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (see @selfpatch/nn's wasm-kernels.ts).
   installWasmKernels();
   wasmStarted = true;
 }

@@ -9,7 +9,7 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointFormatError, type RawTensor } from '@selfpatch/nn';
-import { detectFormat, parseSafetensors, serializeSafetensors } from '@selfpatch/nn/io';
+import { detectFormat, parseSafetensors, parseSafetensorsHeader, serializeSafetensors } from '@selfpatch/nn/io';
 import { writeFileAtomic } from '@selfpatch/nn/node';
 import type { LoaderState } from '@selfpatch/data';
 import type { TrainConfig } from './config.js';
@@ -74,37 +74,33 @@ export function pruneCheckpoints(out: string, newest: string, keepLast: number):
 }
 
 /**
- * A cheap integrity check that reads only the header: a selfpatch-train checkpoint whose file
- * size matches the data its header describes. Catches truncated, empty and foreign files without
- * reading hundreds of megabytes.
+ * A cheap integrity check that reads only the header: a selfpatch-train checkpoint whose header
+ * validates and whose data section is exactly what the header describes. Catches truncated,
+ * empty and foreign files without reading hundreds of megabytes.
  */
 export function checkpointIntact(path: string): boolean {
   let fd: number | null = null;
   try {
     fd = openSync(path, 'r');
     const size = fstatSync(fd).size;
-    if (size < 8) return false;
     const head = Buffer.alloc(8);
-    readSync(fd, head, 0, 8, 0);
+    if (readSync(fd, head, 0, 8, 0) < 8) return false;
     const n = Number(head.readBigUInt64LE(0));
-    if (n <= 0 || 8 + n > size || n > 100_000_000) return false;
-    const json = Buffer.alloc(n);
-    readSync(fd, json, 0, n, 8);
-    const header = JSON.parse(json.toString('utf8')) as Record<string, { data_offsets?: [number, number] } | Record<string, string>>;
-    if ((header.__metadata__ as Record<string, string> | undefined)?.format !== CHECKPOINT_FORMAT) return false;
-    let end = 0;
-    for (const [k, v] of Object.entries(header)) {
-      if (k === '__metadata__') continue;
-      const offs = (v as { data_offsets?: [number, number] }).data_offsets;
-      if (!Array.isArray(offs)) return false;
-      end = Math.max(end, offs[1]);
-    }
-    return 8 + n + end === size;
+    if (8 + n > size) return false;
+    const prefix = Buffer.alloc(8 + n);
+    readSync(fd, prefix, 0, 8 + n, 0);
+    const h = parseSafetensorsHeader(prefix, size, { source: path });
+    return h.metadata.format === CHECKPOINT_FORMAT && h.dataStart + h.dataUsed === size;
   } catch {
     return false;
   } finally {
     if (fd !== null) closeSync(fd);
   }
+}
+
+/** The newest intact checkpoint of a run (header check only), or null. */
+export function newestIntactCheckpoint(out: string): string | null {
+  return listCheckpoints(out).reverse().find(checkpointIntact) ?? null;
 }
 
 /** Checkpoint files of a run, oldest first. */

@@ -12,7 +12,7 @@ import { DataLoader, demoImagesDir, imageFolder, type Batch } from '@selfpatch/d
 import { acquireRunLock, removeStaleTemps, WriteError } from '@selfpatch/nn/node';
 import { NonFiniteLossError, NonFiniteMoBYLossError } from '@selfpatch/ssl';
 import { RESUME_MUTABLE, type TrainConfig } from './config.js';
-import { checkpointDir, latestCheckpoint, listCheckpoints, saveCheckpoint, type RunPosition } from './checkpoint.js';
+import { checkpointDir, latestCheckpoint, listCheckpoints, newestIntactCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.js';
 import { createJob, type StepMetrics } from './jobs.js';
 import { exportTeacher } from './export.js';
 
@@ -101,10 +101,10 @@ function writing<T>(file: string, fn: () => T): T {
  * was none yet.
  */
 export class RunWriteError extends WriteError {
-  constructor(cause: WriteError, lastCheckpoint: string | null) {
-    super(cause.file, new Error(cause.message.replace(/^could not write [^:]*: /, '')));
-    this.message =
-      `${cause.message}. ` +
+  constructor(failed: WriteError, lastCheckpoint: string | null) {
+    super(failed.file, new Error(failed.reason));
+    this.message +=
+      '. ' +
       (lastCheckpoint
         ? `The last checkpoint, ${lastCheckpoint}, is intact; free space or fix permissions, then --resume`
         : 'No checkpoint had been written yet; free space or fix permissions, then start the run again');
@@ -150,10 +150,9 @@ export async function train(requested: TrainConfig, options: { resume: boolean }
   const lock = acquireRunLock(out);
   let wroteOutput = false;
   try {
-    const r = await trainLocked(requested, out, options, log, () => (wroteOutput = true));
-    return r;
+    return await trainLocked(requested, out, options, log, () => (wroteOutput = true));
   } catch (err) {
-    if (err instanceof WriteError && !(err instanceof RunWriteError)) throw new RunWriteError(err, latestCheckpoint(out)?.path ?? null);
+    if (err instanceof WriteError && !(err instanceof RunWriteError)) throw new RunWriteError(err, newestIntactCheckpoint(out));
     throw err;
   } finally {
     lock.release();
@@ -180,7 +179,7 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
   }
   const loader0 = Math.floor(files.length / config.batch_size);
   const job = createJob({ config, niterPerEpoch: loader0 });
-  const loader = new DataLoader({ files, batchSize: config.batch_size, seed: config.seed, recipe: job.recipe, workers: config.num_workers ?? undefined });
+  const loader = new DataLoader({ files, batchSize: config.batch_size, seed: config.seed, recipe: job.recipe, workers: config.num_workers ?? undefined, onSkip: (f) => log(`skipped ${f.path}: ${f.reason}`) });
   const totalSchedule = config.epochs * loader0;
   const stopAt = Math.min(totalSchedule, config.max_steps ?? totalSchedule);
   const metricsPath = join(out, 'metrics.jsonl');
@@ -200,20 +199,11 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
   let lastCheckpoint: string | null = resumeFrom?.path ?? null;
   let lastSaved = it;
   let interrupted = false;
-  const reported = new Set<string>();
-  const reportSkipped = (): void => {
-    for (const s of loader.skipped) {
-      if (reported.has(s.path)) continue;
-      reported.add(s.path);
-      log(`skipped ${s.path}: ${s.reason}`);
-    }
-  };
   try {
     // The first batch is read before anything is written, so a folder with too few usable images
     // is refused without leaving a half-made run behind.
     const firstPosition = loader.getState();
     let ready: Batch | null = it < stopAt ? await loader.next() : null;
-    reportSkipped();
     if (resumeFrom) {
       trimMetrics(metricsPath, it);
       log(`resumed from ${resumeFrom.path} at step ${it}`);
@@ -236,7 +226,6 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
       const t0 = performance.now();
       const batch = ready ?? (await loader.next());
       ready = null;
-      reportSkipped();
       const crops = batch.crops.map((data, i) => {
         const s = batch.sizes[i] as number;
         return tf.tensor4d(data, [batch.batchSize, 3, s, s]);

@@ -89,11 +89,12 @@ export function imageFolder(root: string, options: { extensions?: string[]; onLo
     }
   };
   const names = readdirSync(root).sort();
+  const kinds = new Map(names.map((n) => [n, kind(n)]));
   const onLoop = options.onLoop ?? (() => {});
   // A folder that only links back to the root is not a class.
   const rootOnly = () => new Set([realpathSync(root)]);
-  const classDirs = names.filter((n) => kind(n) === 'dir').filter((name) => listImages(join(root, name), ext, () => {}, rootOnly()).length > 0);
-  const rootFiles = names.filter((n) => kind(n) === 'file' && ext.includes(extname(n).toLowerCase())).map((n) => join(root, n));
+  const classDirs = names.filter((n) => kinds.get(n) === 'dir').filter((name) => listImages(join(root, name), ext, () => {}, rootOnly()).length > 0);
+  const rootFiles = names.filter((n) => kinds.get(n) === 'file' && ext.includes(extname(n).toLowerCase())).map((n) => join(root, n));
   let folder: ImageFolder;
   if (classDirs.length === 0) {
     folder = { root, classes: [''], samples: listImages(root, ext, onLoop).map((path) => ({ path, label: 0 })), ignored: [] };

@@ -45,6 +45,8 @@ export interface LoaderOptions {
   /** Samples in flight ahead of the consumer (default 2 batches). */
   prefetch?: number;
   maxPixels?: number;
+  /** Called once per file the first time it cannot be used (reports, logs). */
+  onSkip?: (file: SkippedFile) => void;
 }
 
 /** Fewer files decode than one batch needs: training could never take a step. */
@@ -76,7 +78,7 @@ export class NotEnoughImagesError extends ConfigError {
  * ```
  */
 export class DataLoader {
-  private readonly opts: Required<Omit<LoaderOptions, 'maxPixels'>> & { maxPixels?: number };
+  private readonly opts: Required<Omit<LoaderOptions, 'maxPixels' | 'onSkip'>> & Pick<LoaderOptions, 'maxPixels' | 'onSkip'>;
   private state: LoaderState = { epoch: 0, cursor: 0 };
   private order: Int32Array = new Int32Array(0);
   private orderEpoch = -1;
@@ -179,7 +181,11 @@ export class DataLoader {
         this.pending.delete(epoch * 1e9 + cursor);
         const fileIndex = this.permutation(epoch)[cursor] as number;
         if (res.ok) got.push({ path: this.opts.files[fileIndex] as string, sizes: res.sizes, views: res.views });
-        else if (!this.bad.has(fileIndex)) this.bad.set(fileIndex, { path: res.path, reason: res.reason, epoch });
+        else if (!this.bad.has(fileIndex)) {
+          const skip = { path: res.path, reason: res.reason, epoch };
+          this.bad.set(fileIndex, skip);
+          this.opts.onSkip?.(skip);
+        }
         cursor++;
       }
       if (got.length === b) {

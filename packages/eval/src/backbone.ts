@@ -8,7 +8,7 @@
  * last-stage tokens (stride 32).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointFormatError } from '@selfpatch/nn';
+import { CheckpointFormatError, type Module, type RawTensor } from '@selfpatch/nn';
 import { parseCheckpoint } from '@selfpatch/nn/io';
 import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
 import { isSwinStateDict, SwinTransformer, swinFromStateDict, swinStateDictFrom } from '@selfpatch/swin';
@@ -116,37 +116,13 @@ class SwinBackbone implements DenseBackbone {
  * ```
  */
 export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBackboneOptions = {}): DenseBackbone {
-  const net = buildBackbone(bytes, source, options);
-  if (!options.allowNonFinite) refuseNonFinite(net, source);
-  return net;
-}
-
-/**
- * Weights with NaN or ±inf give NaN features everywhere, silently; a diverged run's checkpoint
- * is the usual cause, so the message says so.
- */
-function refuseNonFinite(net: DenseBackbone, source: string): void {
-  const module = net.kind === 'vit' ? (net as VitBackbone).vit : (net as SwinBackbone).swin;
-  for (const [key, v] of module.namedParameters()) {
-    if (v.dtype !== 'float32') continue;
-    const data = v.dataSync() as Float32Array;
-    let bad = 0;
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i] as number)) bad++;
-    if (bad > 0) {
-      net.dispose();
-      throw new CheckpointFormatError(source, `'${key}' holds ${bad} non-finite value(s) (NaN or inf): the run that wrote it diverged; use an earlier checkpoint`);
-    }
-  }
-}
-
-function buildBackbone(bytes: Uint8Array, source: string, options: LoadBackboneOptions): DenseBackbone {
   const parsed = parseCheckpoint(bytes, source);
   // Parsed once: a Swin (bare, or under MoBY's encoder_k./encoder. or backbone.) is recognised by its keys.
   const swinSd = swinStateDictFrom(parsed, { which: options.which, source });
   if (isSwinStateDict(swinSd)) {
     const swin = swinFromStateDict(swinSd, source);
     swin.eval();
-    return new SwinBackbone(swin);
+    return checked(new SwinBackbone(swin), swin, swinSd, source, options);
   }
   const sd = vitStateDictFrom(parsed, { which: options.which, source });
   const config = inferVitConfig(sd, options.numHeads ? { numHeads: options.numHeads } : {}, source);
@@ -155,5 +131,25 @@ function buildBackbone(bytes: Uint8Array, source: string, options: LoadBackboneO
   const res = vit.loadStateDict(sd, { strict: false, context: source });
   if (res.missing.length) throw new CheckpointFormatError(source, `ViT weights incomplete: missing ${res.missing.slice(0, 5).join(', ')}`);
   vit.eval();
-  return new VitBackbone(vit);
+  return checked(new VitBackbone(vit), vit, sd, source, options);
+}
+
+/**
+ * Refuses weights with NaN or ±inf, which give NaN features everywhere, silently; a diverged
+ * run's checkpoint is the usual cause, so the message says so. Reads the parsed host arrays of the
+ * parameters the backbone loaded (ignored heads do not count), never the backend's tensors.
+ */
+function checked(net: DenseBackbone, module: Module, sd: Record<string, RawTensor>, source: string, options: LoadBackboneOptions): DenseBackbone {
+  if (options.allowNonFinite) return net;
+  for (const [key] of module.namedParameters()) {
+    const raw = sd[key];
+    if (!raw || !(raw.data instanceof Float32Array || raw.data instanceof Float64Array)) continue;
+    let bad = 0;
+    for (const v of raw.data) if (!Number.isFinite(v)) bad++;
+    if (bad > 0) {
+      net.dispose();
+      throw new CheckpointFormatError(source, `'${key}' holds ${bad} non-finite value(s) (NaN or inf): the run that wrote it diverged; use an earlier checkpoint`);
+    }
+  }
+  return net;
 }

@@ -46,8 +46,8 @@ export function checkInputSide(net: DenseBackbone, longSide: number, flag: strin
   if (net.kind !== 'vit') return;
   const tokens = (side: number) => Math.ceil(side / net.stride) ** 2;
   if (tokens(longSide) ** 2 * 4 <= MAX_SCORE_BYTES) return;
-  let ok = net.stride;
-  while (tokens(ok + net.stride) ** 2 * 4 <= MAX_SCORE_BYTES) ok += net.stride;
+  // Largest square patch grid whose tokens² float32 scores fit.
+  const ok = Math.floor(Math.sqrt(Math.sqrt(MAX_SCORE_BYTES / 4))) * net.stride;
   const scale = shownValue / longSide;
   throw new ConfigError(flag, `${shownValue} is too large for this ViT (patch ${net.stride}): its attention would need ${((tokens(longSide) ** 2 * 4) / 2 ** 30).toFixed(1)} GB per head; use at most ${Math.floor(ok * scale)}`);
 }

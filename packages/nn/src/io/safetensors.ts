@@ -41,41 +41,60 @@ export interface ReadOptions {
   only?: (name: string) => boolean;
 }
 
+/** One tensor entry of a validated safetensors header. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: RawDType;
+  shape: number[];
+  /** Byte range within the data section. */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  entries: SafetensorsEntry[];
+  /** Offset of the data section in the file. */
+  dataStart: number;
+  /** Bytes of the data section that entries cover (the largest `end`). */
+  dataUsed: number;
+}
+
 /**
- * Parses a safetensors file held in memory.
+ * Parses and validates a safetensors header against the file's size without reading the data:
+ * `prefix` holds at least the first 8 bytes (and, to succeed, the whole header). Every check of
+ * {@link parseSafetensors} on offsets, dtypes, shapes and overlaps applies.
  *
  * @example
  * ```ts
- * import { readFileSync } from 'node:fs';
- * import { parseSafetensors } from '@selfpatch/nn/io';
- * const { tensors } = parseSafetensors(readFileSync('model.safetensors'), { source: 'model.safetensors' });
- * console.log(tensors.get('backbone.pos_embed')?.shape);
+ * const h = parseSafetensorsHeader(firstBytes, fileSize, { source: 'model.safetensors' });
+ * console.log(h.metadata, h.entries.length);
  * ```
  */
-export function parseSafetensors(bytes: Uint8Array, options: ReadOptions = {}): SafetensorsFile {
+export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number, options: { source?: string } = {}): SafetensorsHeader {
   const src = options.source ?? '<safetensors>';
   const fail = (msg: string): never => {
     throw new CheckpointFormatError(src, msg);
   };
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for a safetensors header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (fileSize < 8 || prefix.length < 8) fail(`file is ${fileSize} bytes, too short for a safetensors header`);
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   const headerLen64 = view.getBigUint64(0, true);
-  if (headerLen64 > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    fail(`header length ${headerLen64} exceeds the file size (${bytes.length} bytes) or the 100 MB limit: truncated or not safetensors`);
+  if (headerLen64 > BigInt(Math.min(MAX_HEADER, fileSize - 8))) {
+    fail(`header length ${headerLen64} exceeds the file size (${fileSize} bytes) or the 100 MB limit: truncated or not safetensors`);
   }
   const headerLen = Number(headerLen64);
+  if (prefix.length < 8 + headerLen) fail(`header needs ${8 + headerLen} bytes, only ${prefix.length} given`);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(prefix.subarray(8, 8 + headerLen)));
   } catch (err) {
     fail(`header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  const tensors = new Map<string, RawTensor>();
+  const dataLen = fileSize - dataStart;
   let metadata: Record<string, string> = {};
-  const ranges: Array<[number, number, string]> = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail('__metadata__ is not an object');
@@ -101,19 +120,34 @@ export function parseSafetensors(bytes: Uint8Array, options: ReadOptions = {}): 
     if (numel * ITEM_SIZE[dt] !== end - begin) {
       fail(`tensor '${name}': shape [${(shape as number[]).join(',')}] of ${dtype} needs ${numel * ITEM_SIZE[dt]} bytes, offsets give ${end - begin}`);
     }
-    ranges.push([begin, end, name]);
-    if (options.only && !options.only(name)) continue;
-    tensors.set(name, {
-      dtype: dt,
-      shape: (shape as number[]).slice(),
-      data: decodeBytes(bytes.subarray(dataStart + begin, dataStart + end), dt, numel),
-    });
+    entries.push({ name, dtype: dt, shape: (shape as number[]).slice(), begin, end });
   }
-  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  for (let i = 1; i < ranges.length; i++) {
-    const prev = ranges[i - 1] as [number, number, string];
-    const cur = ranges[i] as [number, number, string];
-    if (cur[0] < prev[1]) fail(`tensors '${prev[2]}' and '${cur[2]}' overlap in the data section`);
+  const ranges = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let k = 1; k < ranges.length; k++) {
+    const prev = ranges[k - 1] as SafetensorsEntry;
+    const cur = ranges[k] as SafetensorsEntry;
+    if (cur.begin < prev.end) fail(`tensors '${prev.name}' and '${cur.name}' overlap in the data section`);
+  }
+  return { metadata, entries, dataStart, dataUsed: entries.reduce((m, e) => Math.max(m, e.end), 0) };
+}
+
+/**
+ * Parses a safetensors file held in memory.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { parseSafetensors } from '@selfpatch/nn/io';
+ * const { tensors } = parseSafetensors(readFileSync('model.safetensors'), { source: 'model.safetensors' });
+ * console.log(tensors.get('backbone.pos_embed')?.shape);
+ * ```
+ */
+export function parseSafetensors(bytes: Uint8Array, options: ReadOptions = {}): SafetensorsFile {
+  const { metadata, entries, dataStart } = parseSafetensorsHeader(bytes, bytes.length, options);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) {
+    if (options.only && !options.only(e.name)) continue;
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decodeBytes(bytes.subarray(dataStart + e.begin, dataStart + e.end), e.dtype, numelOf(e.shape)) });
   }
   return { tensors, metadata };
 }
