@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { VideoPropagator, oneHotLabels } from '@selfpatch/eval';

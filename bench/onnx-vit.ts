@@ -21,7 +21,7 @@ import { build } from 'esbuild';
 import { interleaved, median } from './stats.js';
 import { chromium } from 'playwright-core';
 import { serializeSafetensors } from '@selfpatch/nn/io';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { serializePth } from '@selfpatch/nn/io';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';

@@ -9,8 +9,9 @@
  *   suite-child.ts THREADS profile ARCH BATCH LOCAL MICRO            (tf.profile of one step)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@selfpatch/nn/runtime';
-import { Rng, uninstallWasmKernels } from '@selfpatch/nn';
+import { initBackend } from '@selfpatch/backend';
+import { Rng } from '@selfpatch/nn';
+import { uninstallWasmKernels } from '@selfpatch/backend';
 import { VisionTransformer, vitConfig, type VitArch } from '@selfpatch/vit';
 import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
 import { median } from './stats.js';

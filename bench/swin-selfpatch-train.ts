@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { SwinTransformer, swinTiny } from '@selfpatch/swin';
 import { AdamW, MoBYSelfPatch, clipGradNorm, cosineSchedule, paramGroups } from '@selfpatch/ssl';

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { initBackend } from '@selfpatch/backend';
 import { resolveConfig, train, type MetricsRecord } from '@selfpatch/train';
 
 const here = dirname(fileURLToPath(import.meta.url));

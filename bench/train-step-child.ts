@@ -7,8 +7,9 @@
  *   MODE: tuned (micro-batched student) | naive (stock tfjs ops and kernels, single graph)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@selfpatch/nn/runtime';
-import { Rng, setOpsMode, uninstallWasmKernels } from '@selfpatch/nn';
+import { initBackend } from '@selfpatch/backend';
+import { Rng, setOpsMode } from '@selfpatch/nn';
+import { uninstallWasmKernels } from '@selfpatch/backend';
 import { vitConfig } from '@selfpatch/vit';
 import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
 

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { serializePth, tensorToRaw } from '@selfpatch/nn/io';
 import { vitConfig } from '@selfpatch/vit';

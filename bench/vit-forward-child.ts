@@ -4,7 +4,7 @@
  * tensor bytes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@selfpatch/nn/runtime';
+import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { VisionTransformer, vitConfig, type VitArch } from '@selfpatch/vit';
 

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { installWasmKernels } from '@selfpatch/nn';
+import { installWasmKernels } from '@selfpatch/backend';
 import { vitFromCheckpoint } from '@selfpatch/vit';
 import { interleaved } from '../stats.js';
 

@@ -1,2 +1,2 @@
-/** Backends for parity tests: the shared test helpers of `@selfpatch/nn/testing`. */
-export { BACKENDS as TEST_BACKENDS, use as useBackend } from '@selfpatch/nn/testing';
+/** Backends for parity tests: the backends an app runs on, from `@selfpatch/backend/testing`. */
+export { BACKENDS as TEST_BACKENDS, use as useBackend } from '@selfpatch/backend/testing';

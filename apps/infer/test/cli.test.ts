@@ -9,7 +9,8 @@ import sharp from 'sharp';
 import { encode } from 'fast-png';
 import { Rng } from '@selfpatch/nn';
 import { parseSafetensors, serializeSafetensors } from '@selfpatch/nn/io';
-import { deeplyNestedPth, use } from '@selfpatch/nn/testing';
+import { deeplyNestedPth } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
 import { decodeMask, demoImagesDir, demoVideoDir } from '@selfpatch/data';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 

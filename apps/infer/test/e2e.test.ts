@@ -20,7 +20,7 @@ import { chromium, type Page } from 'playwright-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
 import { serializeSafetensors } from '@selfpatch/nn/io';
-import { use } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
 import { decodeImage, demoImagesDir, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, loadBackbone } from '@selfpatch/eval';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';

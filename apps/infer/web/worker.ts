@@ -8,11 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { browserAdapter, installWasmKernels } from '@selfpatch/nn';
+import { initBackend, type InitBackendOptions } from '@selfpatch/backend';
 import { decodeImage, decodeMask, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, loadBackbone, pcaRgb, propagateVideo, scoreSequence, summarizeScores, type DenseBackbone } from '@selfpatch/eval';
 import type { BackendRequest, LoadResult, PropagateResult, Request, Response, VisualizeResult } from './protocol.js';
@@ -24,82 +24,45 @@ function post(msg: Response, transfer: Transferable[] = []): void {
   (self as unknown as Worker).postMessage(msg, transfer);
 }
 
-/**
- * Runs `start` with `navigator.hardwareConcurrency` reading `cores`: tfjs-backend-wasm caps its
- * pool at half the logical cores (it assumes SMT; TFJS_NOTES §1.3), which is 1 thread on a 2-core
- * machine whatever is requested.
- */
-async function withReportedCores<T>(cores: number, start: () => Promise<T>): Promise<T> {
-  const own = Object.getOwnPropertyDescriptor(navigator, 'hardwareConcurrency');
-  Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => cores });
-  try {
-    return await start();
-  } finally {
-    if (own) Object.defineProperty(navigator, 'hardwareConcurrency', own);
-    else delete (navigator as unknown as Record<string, unknown>).hardwareConcurrency;
-  }
-}
-
 let backendNote = '';
 /** The WebGPU adapter is a software one (SwiftShader, llvmpipe, WARP). */
 let softwareGpu = false;
 let model: { bytes: Uint8Array; name: string } | null = null;
 
-/**
- * WebGPU when the page has a hardware adapter (or `webgpu` was asked for: a software adapter is
- * then accepted and named), else WebAssembly.
- */
-async function tryWebGPU(choice: BackendRequest): Promise<boolean> {
-  if (choice === 'wasm') {
-    backendNote = 'WebAssembly requested';
-    return false;
-  }
-  const found = await browserAdapter(choice === 'webgpu');
-  if (!found.adapter) {
-    if (choice === 'webgpu') throw new Error(`WebGPU is not available here: ${found.why}`);
-    backendNote = `no WebGPU hardware adapter (${found.why}); using WebAssembly`;
-    return false;
-  }
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) {
-    if (choice === 'webgpu') throw new Error(`the WebGPU backend could not start on ${found.adapter.name}`);
-    backendNote = `WebGPU could not start on ${found.adapter.name}; using WebAssembly`;
-    return false;
-  }
-  softwareGpu = found.adapter.software;
-  backendNote = `${found.adapter.name}${found.adapter.software ? ' (software adapter: for testing, slower than WebAssembly; mask propagation runs on WebAssembly)' : ''}`;
-  return true;
+/** tfjs-backend-wasm's binaries as Vite serves them (hashed names). */
+const WASM_PATHS = { 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded };
+
+let requestedThreads: number | undefined;
+
+function wasmOptions(threads: number | undefined): InitBackendOptions {
+  return { wasmPaths: WASM_PATHS, threads: threads !== undefined && crossOriginIsolated ? threads : 1 };
 }
 
 let wasmStarted = false;
-let requestedThreads: number | undefined;
 
+/** WebAssembly with our kernels (as Node's `initBackend('wasm')`); later calls only switch to it. */
 async function startWasm(threads: number | undefined): Promise<void> {
   if (wasmStarted) {
     if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend could not start in this browser');
     return;
   }
-  setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
-  const start = () => tf.setBackend('wasm');
-  let ok: boolean;
-  if (threads !== undefined && crossOriginIsolated) {
-    setThreadsCount(threads);
-    ok = await withReportedCores(Math.max(navigator.hardwareConcurrency, 2 * threads), start);
-  } else {
-    ok = await start();
-  }
-  if (!ok) throw new Error('the WebAssembly backend could not start in this browser');
-  await tf.ready();
-  // The same zero-copy slice/unpack kernels as Node's initBackend('wasm') (see @selfpatch/nn's wasm-kernels.ts).
-  installWasmKernels();
+  await initBackend('wasm', wasmOptions(threads));
   wasmStarted = true;
 }
 
+/**
+ * `auto`: WebGPU on a hardware adapter, else WebAssembly; `webgpu` also takes a software adapter
+ * (and names it); `wasm` skips WebGPU.
+ */
 async function backend(threads: number | undefined, choice: BackendRequest): Promise<void> {
   requestedThreads = threads;
   ready ??= (async () => {
-    if (await tryWebGPU(choice)) return;
-    await startWasm(threads);
+    const info = await initBackend(choice, wasmOptions(threads));
+    if (info.name === 'wasm') wasmStarted = true;
+    softwareGpu = info.adapter?.software ?? false;
+    backendNote = info.adapter
+      ? `${info.adapter.name}${softwareGpu ? ' (software adapter: for testing, slower than WebAssembly; mask propagation runs on WebAssembly)' : ''}`
+      : info.reason;
   })();
   return ready;
 }

@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { runCliMain } from '@selfpatch/nn/node';
-import { describeBackend, initBackend } from '@selfpatch/nn/runtime';
+import { describeBackend, initBackend } from '@selfpatch/backend';
 import { DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
 import { train, type MetricsRecord } from './run.js';
 import { writeReport } from './report.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '@selfpatch/nn';
 import { WriteError } from '@selfpatch/nn/node';
-import { BACKENDS, use } from '@selfpatch/nn/testing';
+import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { demoImagesDir } from '@selfpatch/data';
 import { resolveConfig } from '../src/config.js';
 import { listCheckpoints, readTrainCheckpoint } from '../src/checkpoint.js';

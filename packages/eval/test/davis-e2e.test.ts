@@ -17,7 +17,7 @@ import { decode } from 'fast-png';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
 import { serializeSafetensors } from '@selfpatch/nn/io';
-import { use } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
 import { readMask } from '@selfpatch/data';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { SwinTransformer, swinTiny } from '@selfpatch/swin';

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointFormatError, ConfigError, Rng } from '@selfpatch/nn';
 import { serializeSafetensors } from '@selfpatch/nn/io';
-import { use } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { davisSequences, loadBackboneFile, openCheckpoint } from '../src/node/index.js';
 

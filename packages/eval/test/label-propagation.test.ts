@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { use } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
 import { labelPropagation, neighborhoodMask, normMask, upsampleBilinear, argmaxLabels } from '../src/index.js';
 
 test('neighbourhood mask: window without wrap-around, symmetric', () => {

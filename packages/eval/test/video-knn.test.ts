@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
-import { BACKENDS, use } from '@selfpatch/nn/testing';
+import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { argmaxLabels, knnClassify, labelPropagation, nearestIndex, normMask, oneHotLabels, resizeLabelsNearest, upsampleBilinear, VideoPropagator, pcaRgb, attentionMaps } from '../src/index.js';
 
 test('nearest resize follows PIL NEAREST (values from PIL: 854 → 52 columns)', () => {

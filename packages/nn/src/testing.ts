@@ -1,43 +1,28 @@
 /**
- * Test helpers shared by every package's tests (`@selfpatch/nn/testing`): both embedded backends
- * with the wasm kernel fixes, value comparison, and locating Debian's python3 with torch for
- * interop tests. Imports the cpu and wasm backends: use it from tests, not from library code.
+ * Test helpers for this package's own tests and for code that tests its portable ops: the two
+ * embedded tfjs backends as they ship (no fused kernels), value comparison, and locating Debian's
+ * python3 with torch for interop tests. Imports the cpu and wasm backends: use it from tests, not
+ * from library code. Tests that run on the backends an app would use (fused wasm kernels, the
+ * native `tensorflow` backend, WebGPU) take `use` from `@selfpatch/backend/testing`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { spawnSync } from 'node:child_process';
-import { installWasmKernels } from './wasm-kernels.js';
 import { writeZip } from './io/zip.js';
 
-installWasmKernels();
+/** The backends this package's tests run on: each op's portable formulation on stock tfjs. */
+export const PORTABLE_BACKENDS: readonly string[] = ['cpu', 'wasm'];
 
-/** Backends every test runs on (override with SELFPATCH_TEST_BACKENDS=cpu,wasm). */
-export const BACKENDS: readonly string[] = (process.env.SELFPATCH_TEST_BACKENDS ?? 'cpu,wasm').split(',').filter(Boolean);
-
-/**
- * Activates a backend. `tensorflow` (tfjs-node, see `npm run setup:tfjs-node`) and `webgpu`
- * (Dawn, software adapters allowed) are loaded on first use through `initBackend`; a backend that
- * was asked for but cannot load fails the test, never skips it.
- */
-export async function use(backend: string): Promise<void> {
-  if ((backend === 'tensorflow' || backend === 'webgpu') && tf.findBackend(backend) === null) {
-    const { initBackend } = await import('./runtime.js');
-    await initBackend(backend);
-  }
+/** Activates a stock tfjs backend (`cpu` or `wasm`). */
+export async function useStock(backend: string): Promise<void> {
+  if (!PORTABLE_BACKENDS.includes(backend)) throw new Error(`useStock: '${backend}' is not one of ${PORTABLE_BACKENDS.join(', ')}`);
   if (!(await tf.setBackend(backend))) throw new Error(`cannot set backend ${backend}`);
   await tf.ready();
 }
 
-/** Max |a − b| over two tensors' or arrays' values. */
-export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>): number {
-  const av = a instanceof tf.Tensor ? a.dataSync() : a;
-  const bv = b instanceof tf.Tensor ? b.dataSync() : b;
-  if (av.length !== bv.length) throw new Error(`length ${av.length} != ${bv.length}`);
-  let m = 0;
-  for (let i = 0; i < av.length; i++) m = Math.max(m, Math.abs((av[i] as number) - (bv[i] as number)));
-  return m;
-}
+export { maxAbsDiff } from './max-abs-diff.js';
+export { OP_CASES, checkOpCase, randn, type OpCase, type OpCaseResult } from './op-conformance.js';
 
 export interface PythonTorch {
   python: string;

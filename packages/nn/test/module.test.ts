@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { use, maxAbsDiff, BACKENDS } from '@selfpatch/nn/testing';
+import { useStock as use, maxAbsDiff, PORTABLE_BACKENDS as BACKENDS } from '@selfpatch/nn/testing';
 import { Attention, ClassAttention, LayerNorm, Linear, Mlp, Module, Rng, StateDictError, DropPath, gelu } from '../src/index.js';
 
 class Block extends Module {

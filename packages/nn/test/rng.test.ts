@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { use } from '@selfpatch/nn/testing';
+import { useStock as use } from '@selfpatch/nn/testing';
 import { Rng, truncNormal, erfinv } from '../src/index.js';
 
 test('Rng is deterministic, resumable from its state, and forks independent streams', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { use, maxAbsDiff, BACKENDS } from '@selfpatch/nn/testing';
+import { useStock as use, maxAbsDiff, PORTABLE_BACKENDS as BACKENDS } from '@selfpatch/nn/testing';
 import { Linear, Rng, withWeightCache } from '../src/index.js';
 
 // Under withWeightCache a Linear keeps Wᵀ: one extra tensor, reused while W is unchanged, replaced

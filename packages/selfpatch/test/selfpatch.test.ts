@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
-import { BACKENDS, use, maxAbsDiff } from '@selfpatch/nn/testing';
+import { maxAbsDiff } from '@selfpatch/nn/testing';
+import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { neighbourhood, matchPositives, gatherPositives, SelfPatchHead, patchLoss, updatePatchCenter, type NeighbourhoodOptions } from '../src/index.js';
 
 function randTokens(b: number, n: number, c: number, seed: number): tf.Tensor3D {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
 import { SwinTransformer, swinTiny } from '@selfpatch/swin';
-import { use, maxAbsDiff } from '@selfpatch/nn/testing';
+import { maxAbsDiff } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
 import { MoBY, MoBYSelfPatch } from '../src/index.js';
 
 const cfg = swinTiny({ embedDim: 8, depths: [2, 2, 2], numHeads: [2, 2, 4], imgSize: 112 });

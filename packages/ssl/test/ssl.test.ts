@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
 import { vitConfig } from '@selfpatch/vit';
-import { BACKENDS, use, maxAbsDiff } from '@selfpatch/nn/testing';
+import { maxAbsDiff } from '@selfpatch/nn/testing';
+import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { DINOHead, DINOLoss, SelfPatchDINO, Trainer, NonFiniteLossError, cosineSchedule, paramGroups } from '../src/index.js';
 
 function tinyNet(seed: number, dropPathRate = 0): SelfPatchDINO {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
-import { BACKENDS, use, maxAbsDiff } from '@selfpatch/nn/testing';
+import { maxAbsDiff } from '@selfpatch/nn/testing';
+import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { SwinTransformer, swinTiny, windowPartition, windowReverse, shiftMask, relativePositionIndex, numFeatures } from '../src/index.js';
 
 const small = (o = {}) => swinTiny({ embedDim: 8, depths: [2, 2, 2], numHeads: [2, 2, 4], imgSize: 112, ...o });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, StateDictError, tensorToRaw, type RawTensor } from '@selfpatch/nn';
-import { BACKENDS, use } from '@selfpatch/nn/testing';
+import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { VisionTransformer, vitConfig, inferVitConfig, vitStateDictFrom, patchify, interpolatePosEmbed } from '../src/index.js';
 
 test('parameter counts match the SELFPATCH_SPEC table (SelfPatch layout)', async () => {

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '@selfpatch/nn';
 import { runCliMain } from '@selfpatch/nn/node';
-import { describeBackend, initBackend } from '@selfpatch/nn/runtime';
+import { describeBackend, initBackend } from '@selfpatch/backend';
 import type { DenseBackbone } from '../backbone.js';
 import { loadBackboneFile } from './backbone-file.js';
 

@@ -9,14 +9,14 @@
  * (`dV = Pᵀ dO`, `dP = dO Vᵀ`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale`, `dQ = dS K`, `dK = dSᵀ Q`):
  * taped per slice, a ViT-Ti training step recorded ~12 000 small kernels with their saved inputs
  * and stack/unstack gradients. With the SIMD kernels installed, each direction is one kernel over
- * all slices (simd-kernels.ts, csrc/attention.c); without them, a loop of per-slice matMuls.
+ * all slices (registered by a backend package under the names in kernels.ts; `@selfpatch/backend` does it for wasm); without them, a loop of per-slice matMuls.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { defineOpFamily } from './custom-op.js';
 import { matmul2d } from './matmul.js';
 import { opsMode } from './mode.js';
-import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL } from '../simd-kernels.js';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, hasFusedKernel } from '../kernels.js';
 
 export interface AttentionResult {
   /** `[BH, Nq, D]` */
@@ -77,13 +77,13 @@ export function scaledDotProductAttention(
   return { out: tf.stack(outs) as tf.Tensor3D, attn: tf.stack(attns) as tf.Tensor3D };
 }
 
-/** Whether the SIMD attention kernels are registered and take these (float32) inputs. */
+/** Whether the fused attention kernels are registered and take these (float32) inputs. */
 function fusedAttentionAvailable(inputs: tf.Tensor[]): boolean {
-  return tf.getKernel(ATTENTION_KERNEL, 'wasm') !== undefined && inputs.every((t) => t.dtype === 'float32');
+  return hasFusedKernel(ATTENTION_KERNEL) && inputs.every((t) => t.dtype === 'float32');
 }
 
 function simdSoftmax(): boolean {
-  return tf.getKernel(SCALED_SOFTMAX_KERNEL, 'wasm') !== undefined;
+  return hasFusedKernel(SCALED_SOFTMAX_KERNEL);
 }
 
 /** `softmax(s·scale)` over the last axis. */

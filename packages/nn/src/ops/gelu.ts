@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineOp } from './custom-op.js';
 import { opsMode } from './mode.js';
-import { GELU_GRAD_KERNEL, GELU_KERNEL, fusedGeluAvailable } from '../simd-kernels.js';
+import { GELU_GRAD_KERNEL, GELU_KERNEL, hasFusedKernel } from '../kernels.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -32,11 +32,11 @@ const geluImpl = defineOp(1, ([input], save) => {
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
   if (opsMode() === 'naive') return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
-  if (x.dtype === 'float32' && fusedGeluAvailable()) return geluFused(x) as tf.Tensor;
+  if (x.dtype === 'float32' && hasFusedKernel(GELU_KERNEL)) return geluFused(x) as tf.Tensor;
   return geluImpl(x) as tf.Tensor;
 }
 
-// wasm: one SIMD pass forward and one backward (simd-kernels.ts) instead of ~5 and ~11 kernels.
+// With a fused kernel (kernels.ts; `@selfpatch/backend` registers SIMD ones for wasm): one pass forward and one backward instead of ~5 and ~11 kernels.
 const geluFused = defineOp(1, ([input], save) => {
   const x = input as tf.Tensor;
   save([x]);

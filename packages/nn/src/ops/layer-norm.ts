@@ -1,12 +1,12 @@
 /**
  * LayerNorm over the last axis: `(x − μ)/√(σ² + eps)·γ + β` with the biased variance, as
- * `nn.LayerNorm`. On wasm (with γ and β) one fused SIMD kernel each way (simd-kernels.ts) replaces
+ * `nn.LayerNorm`. On wasm (with γ and β) one fused kernel each way (kernels.ts; SIMD ones from `@selfpatch/backend`) replaces
  * the ~10 forward and ~15 backward tfjs kernels of the composite below.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineOpFamily } from './custom-op.js';
 import { opsMode } from './mode.js';
-import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, fusedLayerNormAvailable } from '../simd-kernels.js';
+import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, hasFusedKernel } from '../kernels.js';
 
 function composite(x: tf.Tensor, weight: tf.Tensor | null, bias: tf.Tensor | null, eps: number): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
@@ -43,7 +43,7 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor | null, bias: tf.Tenso
     weight.shape[0] === c &&
     bias.rank === 1 &&
     bias.shape[0] === c &&
-    fusedLayerNormAvailable()
+    hasFusedKernel(LAYER_NORM_KERNEL)
   ) {
     return fused(eps)(x, weight, bias);
   }

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { use, maxAbsDiff } from '@selfpatch/nn/testing';
-import { Rng, fusedAdamW, fusedEma, gelu, layerNorm } from '../src/index.js';
+import { maxAbsDiff } from '@selfpatch/nn/testing';
+import { use } from '@selfpatch/backend/testing';
+import { Rng, fusedAdamW, fusedEma, gelu, layerNorm } from '@selfpatch/nn';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {

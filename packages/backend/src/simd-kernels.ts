@@ -30,29 +30,20 @@
  * cpu backend in the tests and by the golden fixtures on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  ADAMW_KERNEL,
+  ATTENTION_GRAD_KERNEL,
+  ATTENTION_KERNEL,
+  EMA_KERNEL,
+  GELU_GRAD_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  SCALED_SOFTMAX_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
+  type AdamWScalars,
+} from '@selfpatch/nn/kernels';
 import { SIMD_KERNELS_SHARED_WASM, SIMD_KERNELS_WASM } from './simd-kernels-wasm.js';
-
-export const GELU_KERNEL = 'SelfPatchGelu';
-export const GELU_GRAD_KERNEL = 'SelfPatchGeluGrad';
-
-export const LAYER_NORM_KERNEL = 'SelfPatchLayerNorm';
-export const LAYER_NORM_GRAD_KERNEL = 'SelfPatchLayerNormGrad';
-export const ADAMW_KERNEL = 'SelfPatchAdamW';
-export const EMA_KERNEL = 'SelfPatchEma';
-export const SCALED_SOFTMAX_KERNEL = 'SelfPatchScaledSoftmax';
-export const SOFTMAX_GRAD_KERNEL = 'SelfPatchSoftmaxGrad';
-export const ATTENTION_KERNEL = 'SelfPatchAttention';
-export const ATTENTION_GRAD_KERNEL = 'SelfPatchAttentionGrad';
-
-/** Scalars of one AdamW update (float32, as the composite computes them). */
-export interface AdamWScalars {
-  decay: number; // 1 − lr·wd
-  beta1: number;
-  beta2: number;
-  eps: number;
-  bc2Sqrt: number; // √(1 − β2ᵗ)
-  stepSize: number; // lr / (1 − β1ᵗ)
-}
 
 interface Exports {
   gelu_fwd(x: number, y: number, n: number): void;
@@ -573,44 +564,4 @@ export function registerSimdKernels(): void {
 
 export function unregisterSimdKernels(): void {
   for (const [name] of FUSED) if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
-}
-
-/**
- * One fused AdamW update on wasm: `[param, expAvg, expAvgSq]` after the step, or null when the
- * kernel is not available (other backends), in which case the caller runs the composite.
- *
- * @example
- * ```ts
- * const out = fusedAdamW(p, g, m, v, { decay: 1 - lr * wd, beta1: 0.9, beta2: 0.999, eps: 1e-8, bc2Sqrt, stepSize });
- * ```
- */
-export function fusedAdamW(param: tf.Tensor, grad: tf.Tensor, expAvg: tf.Tensor, expAvgSq: tf.Tensor, s: AdamWScalars): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
-  if (tf.getBackend() !== 'wasm' || tf.getKernel(ADAMW_KERNEL, 'wasm') === undefined) return null;
-  if ([param, grad, expAvg, expAvgSq].some((t) => t.dtype !== 'float32')) return null;
-  return tf.engine().runKernel(ADAMW_KERNEL, { param, grad, expAvg, expAvgSq }, s as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
-}
-
-/**
- * `teacher·m + student·(1 − m)` as one fused kernel on wasm, or null elsewhere (the caller runs the
- * composite, which gives the same float32 values).
- *
- * @example
- * ```ts
- * const next = fusedEma(teacherParam, studentParam, 0.996) ?? tf.add(tf.mul(teacherParam, 0.996), tf.mul(studentParam, 0.004));
- * ```
- */
-export function fusedEma(teacher: tf.Tensor, student: tf.Tensor, momentum: number): tf.Tensor | null {
-  if (tf.getBackend() !== 'wasm' || tf.getKernel(EMA_KERNEL, 'wasm') === undefined) return null;
-  if (teacher.dtype !== 'float32' || student.dtype !== 'float32' || teacher.size !== student.size) return null;
-  return tf.engine().runKernel(EMA_KERNEL, { teacher, student }, { momentum }) as tf.Tensor;
-}
-
-/** Whether `layerNorm()` can use the fused kernels on the active backend. */
-export function fusedLayerNormAvailable(): boolean {
-  return tf.getBackend() === 'wasm' && tf.getKernel(LAYER_NORM_KERNEL, 'wasm') !== undefined;
-}
-
-/** Whether `gelu()` can use the fused kernels on the active backend. */
-export function fusedGeluAvailable(): boolean {
-  return tf.getBackend() === 'wasm' && tf.getKernel(GELU_KERNEL, 'wasm') !== undefined;
 }

@@ -24,7 +24,7 @@
  *   permutations still go to the stock kernel.
  *
  * Must run after `@tensorflow/tfjs-backend-wasm` has been imported (its own registrations would
- * otherwise replace these); `initBackend('wasm')` in `@selfpatch/nn/runtime` does it.
+ * otherwise replace these); `initBackend('wasm')` in this package does it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { columnSumSimd, expKernel, registerSimdKernels, transposeSimd, unregisterSimdKernels } from './simd-kernels.js';

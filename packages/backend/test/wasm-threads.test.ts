@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BackendUnavailableError } from '../src/errors.js';
+import { BackendUnavailableError } from '@selfpatch/nn';
 import { rewriteWorkerScript } from '../src/wasm-threads-node.js';
 
 const cwd = fileURLToPath(new URL('..', import.meta.url));
@@ -23,8 +23,8 @@ function runScript(lines: string[], timeoutMs = 60_000): { status: number | null
 test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itself', () => {
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
-    "import { initBackend } from '@selfpatch/nn/runtime';",
-    "import { attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention, simdKernelThreads } from '@selfpatch/nn';",
+    "import { initBackend, simdKernelThreads } from '@selfpatch/backend';",
+    "import { attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -75,7 +75,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
 
 test('invalid thread counts are a ConfigError naming the option', () => {
   const r = runScript([
-    "import { initBackend } from '@selfpatch/nn/runtime';",
+    "import { initBackend } from '@selfpatch/backend';",
     "try { await initBackend('wasm', { threads: 0 }); } catch (e) { console.log(JSON.stringify({ name: e.name, key: e.key, msg: e.message })); }",
   ]);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);

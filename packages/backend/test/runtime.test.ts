@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import '@selfpatch/nn/testing';
-import { initBackend, type ModuleImporter } from '../src/runtime.js';
-import { BackendUnavailableError, ConfigError } from '../src/index.js';
+import '@selfpatch/backend/testing';
+import { initBackend, type ModuleImporter } from '../src/index.node.js';
+import { BackendUnavailableError, ConfigError } from '@selfpatch/nn';
 
 const realImporter: ModuleImporter = (s) => import(s);
 

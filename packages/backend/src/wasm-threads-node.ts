@@ -26,7 +26,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import workerThreads from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendUnavailableError } from './errors.js';
+import { BackendUnavailableError } from '@selfpatch/nn';
 
 const WORKER_LOAD_BRANCH =
   'if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}else{var objectUrl=URL.createObjectURL(e.data.urlOrBlob);importScripts(objectUrl);URL.revokeObjectURL(objectUrl)}';

@@ -12,7 +12,7 @@
  * library offers. Workers are unref'd and never hold the process open.
  */
 import { Worker } from 'node:worker_threads';
-import { SelfPatchError } from './errors.js';
+import { SelfPatchError } from '@selfpatch/nn';
 import { POOL_KERNELS, sharedKernelModule, useSharedKernels, type KernelPool } from './simd-kernels.js';
 
 /** Mailbox layout: Int32 [state, name index, argc, failed] then Float64 args. */

@@ -1,7 +1,7 @@
 // Builds csrc/*.c into one wasm module (clang --target=wasm32 -msimd128, no libc) and embeds it
 // base64 in src/simd-kernels-wasm.ts, so Node and browser bundles need no asset handling.
 // Needs clang and lld with the WebAssembly target (Debian: apt-get install clang-14 lld-14).
-//   node packages/nn/scripts/build-simd-kernels.mjs
+//   node packages/backend/scripts/build-simd-kernels.mjs
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,19 +1,19 @@
 /**
- * Backend selection for apps. Packages never pick a backend; apps call {@link initBackend} once
- * at start-up.
+ * Backend selection for apps, shared by the Node and browser entries (they differ only in the
+ * {@link Platform} they pass). Library packages never pick a backend; apps call `initBackend`
+ * once at start-up.
  *
  * `auto`: `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
- * and loads, else `webgpu` on a hardware adapter, else `wasm`, else `cpu`. `auto` never takes a
- * software WebGPU adapter (they are for correctness, 100x slower than wasm); an explicit `webgpu`
- * may, and says so. An explicit choice that cannot load fails with a message that says what to
- * install. The native packages are optional peers: their install downloads libtensorflow, which
- * is not possible everywhere (`npm run setup:tfjs-node` builds it offline).
+ * and loads (Node only), else `webgpu` on a hardware adapter, else `wasm`, else `cpu`. `auto` never
+ * takes a software WebGPU adapter (they are for correctness, 100x slower than wasm); an explicit
+ * `webgpu` may, and says so. An explicit choice that cannot load fails with a message that says
+ * what to install. The native packages are optional peers: their install downloads libtensorflow,
+ * which is not possible everywhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendUnavailableError, ConfigError } from './errors.js';
+import { BackendUnavailableError, ConfigError } from '@selfpatch/nn';
 import { installWasmKernels } from './wasm-kernels.js';
-import type { WasmModuleLike } from './wasm-threads-node.js';
-import { browserAdapter, type FoundAdapter } from './webgpu-adapter.js';
+import type { FoundAdapter } from './webgpu-adapter.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -43,15 +43,32 @@ export interface InitBackendOptions {
   importer?: ModuleImporter;
   /**
    * XNNPACK threads for the wasm backend (default 1). Above 1, Node runs the threaded-SIMD binary
-   * on `worker_threads` (TFJS_NOTES §1.3); the workers never hold the process open. Matrix
-   * products and convolutions use the extra threads, and so do the large calls of the SIMD
-   * elementwise kernels (simd-threads-node.ts); a busy second core makes it slower, so it is
-   * opt-in. Ignored by the other backends.
+   * on `worker_threads` (which never hold the process open) and splits the large calls of the SIMD
+   * kernels over as many threads; a browser page needs to be cross-origin isolated. A busy second
+   * core makes it slower, so it is opt-in. Ignored by the other backends.
    */
   threads?: number;
+  /**
+   * Browser only: where the page serves tfjs-backend-wasm's `.wasm` binaries (passed to its
+   * `setWasmPaths`: a folder URL ending in `/`, or one URL per file name). Bundlers that hash
+   * asset names need the per-file form.
+   */
+  wasmPaths?: string | Record<string, string>;
 }
 
-const defaultImporter: ModuleImporter = (specifier) => import(specifier);
+/** What differs between Node and browsers. */
+export interface Platform {
+  /** Whether the native TensorFlow bindings can exist here. */
+  native: boolean;
+  /** Loads the backend packages by name (unless the caller passes its own). */
+  importer: ModuleImporter;
+  /** Finds a WebGPU adapter and makes it the one `navigator.gpu` gives tfjs. */
+  findAdapter(importer: ModuleImporter, allowSoftware: boolean): Promise<{ adapter: FoundAdapter } | { adapter: null; why: string }>;
+  /** Runs after the `webgpu` backend is active (Node: synchronous reads). */
+  afterWebGPU(importer: ModuleImporter): Promise<void>;
+  /** Activates `wasm` (the module is tfjs-backend-wasm), with `threads` XNNPACK threads when possible; false when it failed to initialise. */
+  startWasm(wasm: unknown, options: InitBackendOptions & { threads: number }): Promise<boolean>;
+}
 
 const INSTALL_HINT: Record<BackendName, string> = {
   tensorflow:
@@ -61,7 +78,8 @@ const INSTALL_HINT: Record<BackendName, string> = {
   cpu: 'install @tensorflow/tfjs-backend-cpu',
 };
 
-async function tryTensorflow(importer: ModuleImporter): Promise<{ ok: true; pkg: string } | { ok: false; why: string }> {
+async function tryTensorflow(platform: Platform, importer: ModuleImporter): Promise<{ ok: true; pkg: string } | { ok: false; why: string }> {
+  if (!platform.native) return { ok: false, why: 'the native TensorFlow bindings exist only in Node' };
   const errors: string[] = [];
   // libtensorflow's start-up banner (oneDNN, CPU features) is noise in a CLI's output.
   if (typeof process !== 'undefined') process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
@@ -77,15 +95,13 @@ async function tryTensorflow(importer: ModuleImporter): Promise<{ ok: true; pkg:
   return { ok: false, why: errors.join('; ') };
 }
 
-async function tryWebGPU(importer: ModuleImporter, allowSoftware: boolean): Promise<{ ok: true; adapter: FoundAdapter } | { ok: false; why: string }> {
+async function tryWebGPU(platform: Platform, importer: ModuleImporter, allowSoftware: boolean): Promise<{ ok: true; adapter: FoundAdapter } | { ok: false; why: string }> {
   try {
-    const found = tf.env().getBool('IS_NODE')
-      ? await (await import('./webgpu-node.js')).setupNodeWebGPU(importer, allowSoftware)
-      : await browserAdapter(allowSoftware);
+    const found = await platform.findAdapter(importer, allowSoftware);
     if (!found.adapter) return { ok: false, why: found.why };
     await importer('@tensorflow/tfjs-backend-webgpu');
     if (await tf.setBackend('webgpu')) {
-      if (tf.env().getBool('IS_NODE')) await enableNodeReadSync(importer);
+      await platform.afterWebGPU(importer);
       return { ok: true, adapter: found.adapter };
     }
     return { ok: false, why: `@tensorflow/tfjs-backend-webgpu loaded but the 'webgpu' backend failed to initialise on ${found.adapter.name}` };
@@ -94,34 +110,16 @@ async function tryWebGPU(importer: ModuleImporter, allowSoftware: boolean): Prom
   }
 }
 
-/** Node has no OffscreenCanvas for tfjs-backend-webgpu's `readSync`: see webgpu-node.ts. */
-async function enableNodeReadSync(importer: ModuleImporter): Promise<void> {
-  let deasync: { loopWhile(pred: () => boolean): void };
-  try {
-    const mod = (await importer('deasync')) as { loopWhile?: unknown; default?: { loopWhile(pred: () => boolean): void } };
-    deasync = typeof mod.loopWhile === 'function' ? (mod as { loopWhile(pred: () => boolean): void }) : (mod.default as { loopWhile(pred: () => boolean): void });
-  } catch (err) {
-    throw new Error(`synchronous reads (dataSync) on WebGPU in Node need the 'deasync' package (${firstLine(err)})`, { cause: err });
-  }
-  const { installNodeReadSync } = await import('./webgpu-node.js');
-  installNodeReadSync(tf.backend() as never, (pred) => deasync.loopWhile(pred), (data, dtype) => tf.util.convertBackendValuesAndArrayBuffer(data, dtype as tf.DataType));
-}
-
-async function tryPlain(name: 'wasm' | 'cpu', importer: ModuleImporter, threads: number): Promise<string | null> {
+async function tryPlain(platform: Platform, name: 'wasm' | 'cpu', importer: ModuleImporter, options: InitBackendOptions & { threads: number }): Promise<string | null> {
   const pkg = name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu';
   try {
     const mod = await importer(pkg);
-    if (name === 'wasm') installWasmKernels();
-    if (name === 'wasm' && threads > 1) {
-      if (!tf.env().getBool('IS_NODE')) throw new Error('threads > 1 is only wired up for Node here');
-      const { setWasmBackendThreaded } = await import('./wasm-threads-node.js');
-      const got = await setWasmBackendThreaded(mod as WasmModuleLike, threads);
-      // The SIMD kernels (GELU, exp, AdamW, EMA) split large calls over as many threads.
-      const { startSimdKernelThreads } = await import('./simd-threads-node.js');
-      await startSimdKernelThreads(got);
+    if (name === 'wasm') {
+      installWasmKernels();
+      if (await platform.startWasm(mod, options)) return null;
+    } else if (await tf.setBackend(name)) {
       return null;
     }
-    if (await tf.setBackend(name)) return null;
     return `${pkg} loaded but the '${name}' backend failed to initialise`;
   } catch (err) {
     return `${pkg}: ${firstLine(err)}`;
@@ -139,59 +137,51 @@ function checkThreads(threads: number): void {
   }
 }
 
-function firstLine(err: unknown): string {
+export function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.split('\n')[0] ?? msg;
 }
 
-/**
- * Loads and activates a tfjs backend.
- *
- * @example
- * ```ts
- * import { initBackend } from '@selfpatch/nn/runtime';
- * const info = await initBackend('auto');
- * console.log(`backend: ${info.name} (${info.reason})`);
- * // two XNNPACK threads on wasm (Node): await initBackend('wasm', { threads: 2 });
- * ```
- */
-export async function initBackend(choice: string = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
+/** `initBackend` of the entries, on `platform`. */
+export async function initBackendOn(platform: Platform, choice: string, options: InitBackendOptions): Promise<BackendInfo> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
     throw new ConfigError('backend', `expected one of ${BACKEND_CHOICES.join(', ')}, got '${choice}'`);
   }
-  const importer = options.importer ?? defaultImporter;
+  const importer = options.importer ?? platform.importer;
   const threads = options.threads ?? 1;
   checkThreads(threads);
+  const opts = { ...options, threads };
   const done = (name: BackendName, reason: string): BackendInfo => ({
     name,
     reason,
     threads: name === 'wasm' ? wasmThreads() : 1,
   });
   if (choice === 'tensorflow') {
-    const r = await tryTensorflow(importer);
+    const r = await tryTensorflow(platform, importer);
     if (r.ok) return done('tensorflow', `requested; using ${r.pkg}`);
     throw new BackendUnavailableError('tensorflow', `backend 'tensorflow' is not available (${r.why}); ${INSTALL_HINT.tensorflow}`);
   }
   if (choice === 'webgpu') {
-    const r = await tryWebGPU(importer, true);
+    const r = await tryWebGPU(platform, importer, true);
     if (!r.ok) throw new BackendUnavailableError('webgpu', `backend 'webgpu' is not available (${r.why}); ${INSTALL_HINT.webgpu}`);
     const kind = r.adapter.software ? 'a software adapter: correct but far slower than wasm, for testing' : 'hardware adapter';
     return { ...done('webgpu', `requested; ${r.adapter.name} via ${r.adapter.route}, ${kind}`), adapter: r.adapter };
   }
   if (choice === 'wasm' || choice === 'cpu') {
-    const why = await tryPlain(choice, importer, threads);
+    const why = await tryPlain(platform, choice, importer, opts);
     if (why === null) return done(choice, 'requested');
     throw new BackendUnavailableError(choice, `backend '${choice}' is not available (${why}); ${INSTALL_HINT[choice]}`);
   }
-  const tfr = await tryTensorflow(importer);
+  const tfr = await tryTensorflow(platform, importer);
   if (tfr.ok) return done('tensorflow', `auto: ${tfr.pkg} is installed`);
-  const gpu = await tryWebGPU(importer, false);
+  const gpu = await tryWebGPU(platform, importer, false);
   if (gpu.ok) return { ...done('webgpu', `auto: no native TensorFlow binding; WebGPU hardware adapter ${gpu.adapter.name} via ${gpu.adapter.route}`), adapter: gpu.adapter };
-  const wasmWhy = await tryPlain('wasm', importer, threads);
+  const wasmWhy = await tryPlain(platform, 'wasm', importer, opts);
   if (wasmWhy === null) {
-    return done('wasm', `auto: no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]) and no WebGPU hardware adapter (${gpu.why}); using WebAssembly`);
+    const native = platform.native ? 'no native TensorFlow binding installed (@tensorflow/tfjs-node[-gpu]) and ' : '';
+    return done('wasm', `auto: ${native}no WebGPU hardware adapter (${gpu.why}); using WebAssembly`);
   }
-  const cpuWhy = await tryPlain('cpu', importer, 1);
+  const cpuWhy = await tryPlain(platform, 'cpu', importer, { ...opts, threads: 1 });
   if (cpuWhy === null) return done('cpu', `auto: wasm unavailable (${wasmWhy}); using the slow pure-JS cpu backend`);
   throw new BackendUnavailableError('auto', `no tfjs backend could be loaded: tensorflow (${tfr.why}); webgpu (${gpu.why}); wasm (${wasmWhy}); cpu (${cpuWhy})`);
 }
