@@ -14,9 +14,10 @@
  *   λ = 0.1 as in the ViT recipe. All of these are options.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, type Module, type Rng } from '@selfpatch/nn';
+import { globalRng, type Rng } from '@selfpatch/nn';
 import { patchCrossEntropy, patchTargets, SelfPatchHead, updatePatchCenter, type MatchingOptions, type PositiveMatches } from '@selfpatch/selfpatch';
 import { DINOHead } from './dino-head.js';
+import { emaUpdate } from './ema.js';
 import { MoBY, normalize, type Encoder, type MoBYOptions } from './moby.js';
 
 /** An encoder that exposes its last-stage token grid. */
@@ -84,12 +85,8 @@ export class MoBYSelfPatch extends MoBY {
 
   override momentumUpdate(m: number): void {
     super.momentumUpdate(m);
-    tf.tidy(() => {
-      for (const [target, online] of [[this.caHeadK, this.caHead], [this.pHeadK, this.pHead]] as Array<[Module, Module]>) {
-        const src = new Map(online.namedParameters());
-        for (const [name, v] of target.namedParameters()) v.assign(tf.add(tf.mul(v, m), tf.mul(src.get(name) as tf.Variable, 1 - m)));
-      }
-    });
+    emaUpdate(this.caHeadK, this.caHead, m, 'MoBY+SelfPatch momentum update');
+    emaUpdate(this.pHeadK, this.pHead, m, 'MoBY+SelfPatch momentum update');
   }
 
   protected override prepareModes(): void {

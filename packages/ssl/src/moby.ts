@@ -10,7 +10,8 @@
  * were → enqueue both views' keys.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, SelfPatchError, ShapeError, globalRng, type Rng } from '@selfpatch/nn';
+import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, SelfPatchError, globalRng, type Rng } from '@selfpatch/nn';
+import { emaUpdate } from './ema.js';
 
 /** Anything that maps images to one feature vector per image. */
 export interface Encoder extends Module {
@@ -140,16 +141,8 @@ export class MoBY extends Module {
 
   /** `θ_k ← m·θ_k + (1−m)·θ_q` for encoder and projector parameters (BN buffers excluded). */
   momentumUpdate(m: number): void {
-    tf.tidy(() => {
-      for (const [target, online] of [[this.encoderK, this.encoder], [this.projectorK, this.projector]] as const) {
-        const src = new Map(online.namedParameters());
-        for (const [name, v] of target.namedParameters()) {
-          const q = src.get(name);
-          if (!q) throw new ShapeError(`MoBY momentum update: online branch lacks '${name}'`);
-          v.assign(tf.add(tf.mul(v, m), tf.mul(q, 1 - m)));
-        }
-      }
-    });
+    emaUpdate(this.encoderK, this.encoder, m, 'MoBY momentum update');
+    emaUpdate(this.projectorK, this.projector, m, 'MoBY momentum update');
   }
 
   /** Normalised target keys for a view (no gradient). */

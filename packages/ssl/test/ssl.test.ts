@@ -180,3 +180,31 @@ test('resume: state saved after 2 steps, round-tripped through .pth bytes and re
   assert.deepEqual(Array.from(resumed.loss.center.dataSync()), Array.from(straight.loss.center.dataSync()));
   data.flat().forEach((t) => t.dispose());
 });
+
+test('emaUpdate: θ_t ← m·θ_t + (1−m)·θ_s on every parameter, and a missing student parameter changes nothing', async () => {
+  const { Linear, Module } = await import('@selfpatch/nn');
+  const { emaUpdate } = await import('../src/index.js');
+  for (const backend of BACKENDS) {
+    await use(backend);
+    const teacher = new Linear(3, 2, { rng: new Rng(1) });
+    const student = new Linear(3, 2, { rng: new Rng(2) });
+    const before = teacher.namedParameters().map(([n, v]) => [n, v.dataSync().slice()] as const);
+    const s = new Map(student.namedParameters().map(([n, v]) => [n, v.dataSync().slice()]));
+    emaUpdate(teacher, student, 0.9);
+    for (const [n, v] of teacher.namedParameters()) {
+      const t0 = before.find(([m]) => m === n)?.[1] as Float32Array;
+      const expect = t0.map((x, i) => Math.fround(Math.fround(x * 0.9) + Math.fround((s.get(n) as Float32Array)[i] as number * Math.fround(1 - 0.9))));
+      assert.ok(maxAbsDiff(v, expect) < 1e-6, `${backend} ${n}`);
+    }
+    // A student without `bias`: a ShapeError naming it, and the teacher untouched.
+    class NoBias extends Module {
+      constructor() {
+        super();
+        this.addParameter('weight', tf.zeros([2, 3]));
+      }
+    }
+    const snapshot = teacher.namedParameters().map(([, v]) => v.dataSync().slice());
+    assert.throws(() => emaUpdate(teacher, new NoBias(), 0.5, 'MoBY momentum update'), (e: Error) => e.name === 'ShapeError' && /MoBY momentum update.*'bias'/.test(e.message));
+    teacher.namedParameters().forEach(([, v], i) => assert.deepEqual(v.dataSync(), snapshot[i]));
+  }
+});
