@@ -14,6 +14,7 @@ import { writeFileAtomic } from '@selfpatch/nn/node';
 import { decodeImage, IMAGE_EXTENSIONS, pilResize, readMask, toNormalizedCHW } from '@selfpatch/data';
 import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores } from '@selfpatch/eval';
 import { checkpointOptions, davisSequences, intOption, MAX_IMAGE_SIDE, openCheckpoint, propagateSequence, runCli, visualizeImage, type CheckpointCliOptions, type DenseBackbone } from '@selfpatch/eval/node';
+import { frameProgress } from './progress.js';
 
 /** Patch features of one image as `[h·w, C]` float32 plus the grid in the metadata. */
 export async function extractFeatures(net: DenseBackbone, image: string, size: number): Promise<{ bytes: Uint8Array; h: number; w: number; c: number }> {
@@ -108,16 +109,17 @@ export function buildProgram(): Command {
       }
       const net = await openCheckpoint(o, { flag: '--short-side', value: o.shortSide, longSide: 2 * o.shortSide });
       mkdirSync(o.out, { recursive: true });
+      const progress = frameProgress('frame');
       try {
         await propagateSequence(net, seq, o.out, {
           davis: '',
           out: o.out,
           shortSide: o.shortSide,
           nLastFrames: o.nLastFrames,
-          onFrame: (_s, i, n) => process.stderr.write(`\rframe ${i + 1}/${n}`),
+          onFrame: (_s, i, n) => progress.update(i + 1, n),
         });
-        process.stderr.write('\n');
       } finally {
+        progress.stop();
         net.dispose();
       }
       console.log(`masks: ${resolve(o.out)}`);

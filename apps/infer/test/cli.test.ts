@@ -73,6 +73,9 @@ test('selfpatch-infer propagate over a folder of frames from a first-frame mask,
   for (const f of frames) writeFileSync(join(sub, f.split('/').pop() as string), readFileSync(f));
   const ok = run(['propagate', '--checkpoint', ckpt, '--frames', sub, '--mask', mask, '--gt', gtDir, '--out', join(dir, 'out'), '--short-side', '128']);
   assert.equal(ok.status, 0, ok.stderr);
+  // stderr is a pipe here: one progress line per step, no carriage returns.
+  assert.ok(!ok.stderr.includes('\r'), `carriage return in piped progress: ${JSON.stringify(ok.stderr)}`);
+  assert.match(ok.stderr, /^frame 4\/4$/m);
   const outs = readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.png'));
   assert.equal(outs.length, 4);
   const last = decodeMask(readFileSync(join(dir, 'out', outs.sort().at(-1) as string)));

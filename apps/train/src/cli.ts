@@ -106,14 +106,26 @@ async function runTrain(opts: Record<string, unknown>): Promise<number> {
   console.log(`checkpoint: ${result.checkpoint ? rel(result.checkpoint) : '(none)'}`);
   if (result.exported) console.log(`teacher backbone: ${rel(result.exported.safetensors)} and ${rel(result.exported.pth)} (official keys)`);
   console.log(`metrics:    ${rel(join(out, 'metrics.jsonl'))}`);
+  const cmd = nextCommands();
   console.log('next:');
-  if (result.interrupted) console.log(`  continue:  npm run train -- --preset ${String(opts.preset)} --out ${rel(out)} --resume  (same flags as this run)`);
-  console.log(`  curves:    npm run train -- report --run ${rel(out)}`);
+  if (result.interrupted) console.log(`  continue:  ${cmd.train} --preset ${String(opts.preset)} --out ${rel(out)} --resume  (same flags as this run)`);
+  console.log(`  curves:    ${cmd.train} report --run ${rel(out)}`);
   if (result.exported) {
-    console.log(`  attention: npm run eval -- visualize --checkpoint ${rel(result.exported.safetensors)} --image <image> --out ${rel(join(out, 'visualize'))}`);
-    console.log(`  DAVIS:     npm run eval -- davis --checkpoint ${rel(result.exported.safetensors)} --davis <DAVIS root> --out ${rel(join(out, 'davis'))}`);
+    console.log(`  attention: ${cmd.eval} visualize --checkpoint ${rel(result.exported.safetensors)} --image <image> --out ${rel(join(out, 'visualize'))}`);
+    console.log(`  DAVIS:     ${cmd.eval} davis --checkpoint ${rel(result.exported.safetensors)} --davis <DAVIS root> --out ${rel(join(out, 'davis'))}`);
+    if (cmd.evalNote) console.log(`             ${cmd.evalNote}`);
   }
   return result.interrupted ? 130 : 0;
+}
+
+/**
+ * How to run the CLIs from where this one was started: the repository's npm scripts when run by
+ * `npm run train` in the selfpatch-ts checkout, the installed bin names otherwise (eval is a
+ * separate package, so its install line is printed with it).
+ */
+export function nextCommands(env: NodeJS.ProcessEnv = process.env): { train: string; eval: string; evalNote: string | null } {
+  if (env.npm_package_name === 'selfpatch-ts') return { train: 'npm run train --', eval: 'npm run eval --', evalNote: null };
+  return { train: 'npx selfpatch-train', eval: 'npx selfpatch-eval', evalNote: '(selfpatch-eval comes with `npm install @selfpatch/eval`)' };
 }
 
 export function buildProgram(): Command {

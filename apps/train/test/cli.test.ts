@@ -91,3 +91,13 @@ test('CLI: report renders HTML and PNG; export writes official-key safetensors a
   assert.equal(check.stdout.trim(), `${st.size} (1, 16, 48)`);
   assert.ok(existsSync(join(exp, 'teacher_backbone.pth')));
 });
+
+test('the printed next steps use npm scripts inside the repository and the installed bin names elsewhere', async () => {
+  const { nextCommands } = await import('../src/cli.js');
+  assert.deepEqual(nextCommands({ npm_package_name: 'selfpatch-ts' }), { train: 'npm run train --', eval: 'npm run eval --', evalNote: null });
+  const outside = nextCommands({ npm_package_name: 'my-app' });
+  assert.equal(outside.train, 'npx selfpatch-train');
+  assert.equal(outside.eval, 'npx selfpatch-eval');
+  assert.match(outside.evalNote ?? '', /npm install @selfpatch\/eval/);
+  assert.equal(nextCommands({}).train, 'npx selfpatch-train');
+});
