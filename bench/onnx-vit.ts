@@ -20,10 +20,10 @@ import { extname } from 'node:path';
 import { build } from 'esbuild';
 import { interleaved, median } from './stats.js';
 import { chromium } from 'playwright-core';
-import { serializeSafetensors } from '@selfpatch/nn/io';
+import { serializeSafetensors } from '@selfpatch/checkpoint';
 import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
-import { serializePth } from '@selfpatch/nn/io';
+import { serializePth } from '@selfpatch/checkpoint';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -11,7 +11,8 @@ import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
-import { serializePth, tensorToRaw } from '@selfpatch/nn/io';
+import { serializePth } from '@selfpatch/checkpoint';
+import { tensorToRaw } from '@selfpatch/nn';
 import { vitConfig } from '@selfpatch/vit';
 import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
 

@@ -18,7 +18,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSafetensors } from '@selfpatch/nn/io';
+import { parseSafetensors } from '@selfpatch/checkpoint';
 import { Rng } from '@selfpatch/nn';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

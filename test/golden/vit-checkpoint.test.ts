@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { serializePth, serializeSafetensors } from '@selfpatch/nn/io';
+import { serializePth, serializeSafetensors } from '@selfpatch/checkpoint';
 import { vitFromCheckpoint, exportVitStateDict } from '@selfpatch/vit';
 import { goldenDir, loadFixture, expectClose, useBackend, requirePythonTorch } from '../harness/index.js';
 

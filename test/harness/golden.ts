@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onBackend } from './backend-tolerance.js';
-import { parseSafetensors, type RawTensor } from '@selfpatch/nn/io';
+import { parseSafetensors, type RawTensor } from '@selfpatch/checkpoint';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

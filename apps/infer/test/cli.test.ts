@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { encode } from 'fast-png';
 import { Rng } from '@selfpatch/nn';
-import { parseSafetensors, serializeSafetensors } from '@selfpatch/nn/io';
+import { parseSafetensors, serializeSafetensors } from '@selfpatch/checkpoint';
 import { deeplyNestedPth } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
 import { decodeMask, demoImagesDir, demoVideoDir } from '@selfpatch/data';

@@ -19,7 +19,7 @@ import { build } from 'vite';
 import { chromium, type Page } from 'playwright-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
-import { serializeSafetensors } from '@selfpatch/nn/io';
+import { serializeSafetensors } from '@selfpatch/checkpoint';
 import { use } from '@selfpatch/backend/testing';
 import { decodeImage, demoImagesDir, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, loadBackbone } from '@selfpatch/eval';

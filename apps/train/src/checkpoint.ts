@@ -9,8 +9,8 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointFormatError, type RawTensor } from '@selfpatch/nn';
-import { detectFormat, parseSafetensors, parseSafetensorsHeader, serializeSafetensors } from '@selfpatch/nn/io';
-import { writeFileAtomic } from '@selfpatch/nn/node';
+import { detectFormat, parseSafetensors, parseSafetensorsHeader, serializeSafetensors } from '@selfpatch/checkpoint';
+import { writeFileAtomic } from '@selfpatch/checkpoint/node';
 import type { LoaderState } from '@selfpatch/data';
 import type { TrainConfig } from './config.js';
 import type { JobState } from './jobs.js';

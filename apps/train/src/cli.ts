@@ -9,7 +9,7 @@ import { basename, dirname, resolve, join, relative } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { runCliMain } from '@selfpatch/nn/node';
+import { runCliMain } from '@selfpatch/checkpoint/node';
 import { describeBackend, initBackend } from '@selfpatch/backend';
 import { DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
 import { train, type MetricsRecord } from './run.js';

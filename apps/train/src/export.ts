@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import type { RawTensor } from '@selfpatch/nn';
-import { serializePth, serializeSafetensors } from '@selfpatch/nn/io';
-import { writeFileAtomic } from '@selfpatch/nn/node';
+import { serializePth, serializeSafetensors } from '@selfpatch/checkpoint';
+import { writeFileAtomic } from '@selfpatch/checkpoint/node';
 import type { TrainConfig } from './config.js';
 import { createJob } from './jobs.js';
 import { readTrainCheckpoint } from './checkpoint.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import sharp from 'sharp';
 import { ConfigError } from '@selfpatch/nn';
-import { writeFileAtomic } from '@selfpatch/nn/node';
+import { writeFileAtomic } from '@selfpatch/checkpoint/node';
 import type { MetricsRecord } from './run.js';
 
 interface Series {

@@ -9,7 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, SelfPatchError } from '@selfpatch/nn';
 import { DataLoader, demoImagesDir, imageFolder, type Batch } from '@selfpatch/data';
-import { acquireRunLock, removeStaleTemps, WriteError } from '@selfpatch/nn/node';
+import { acquireRunLock, removeStaleTemps, WriteError } from '@selfpatch/checkpoint/node';
 import { NonFiniteLossError, NonFiniteMoBYLossError } from '@selfpatch/ssl';
 import { RESUME_MUTABLE, type TrainConfig } from './config.js';
 import { checkpointDir, latestCheckpoint, listCheckpoints, newestIntactCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.js';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { parsePth } from '@selfpatch/nn/io';
+import { parsePth } from '@selfpatch/checkpoint';
 import { requirePythonTorch } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
 import { vitFromCheckpoint } from '@selfpatch/vit';

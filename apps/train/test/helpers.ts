@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSafetensors } from '@selfpatch/nn/io';
+import { parseSafetensors } from '@selfpatch/checkpoint';
 import type { RawTensor } from '@selfpatch/nn';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 

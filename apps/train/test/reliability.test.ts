@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@selfpatch/nn';
-import { acquireRunLock, RunLockedError } from '@selfpatch/nn/node';
+import { acquireRunLock, RunLockedError } from '@selfpatch/checkpoint/node';
 import { deeplyNestedPth } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
 import { demoImagesDir, NotEnoughImagesError } from '@selfpatch/data';

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '@selfpatch/nn';
-import { WriteError } from '@selfpatch/nn/node';
+import { WriteError } from '@selfpatch/checkpoint/node';
 import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { demoImagesDir } from '@selfpatch/data';
 import { resolveConfig } from '../src/config.js';

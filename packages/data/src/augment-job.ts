@@ -3,7 +3,7 @@
  * file and produce its views with an RNG derived from (seed, epoch, slot), so the result does not
  * depend on which worker ran it or when.
  */
-import { Rng } from '@selfpatch/nn';
+import { Rng } from '@selfpatch/nn/base';
 import { readFile } from 'node:fs/promises';
 import { decodeImage } from './decode.js';
 import { ImageDecodeError } from './decode-error.js';

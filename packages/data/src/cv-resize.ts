@@ -4,7 +4,7 @@
  * 11-bit fixed-point weights, a horizontal pass to int then a vertical pass rounded at 22 bits,
  * borders clamped. Verified against Debian's python3-opencv in the tests.
  */
-import { ConfigError } from '@selfpatch/nn';
+import { ConfigError } from '@selfpatch/nn/base';
 import { createImage, type RGBImage } from './image.js';
 
 const COEF = 2048;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'n
 import { extname, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeMask, type LabelMap } from './mask.js';
-import { SelfPatchError } from '@selfpatch/nn';
+import { SelfPatchError } from '@selfpatch/nn/base';
 
 export class DatasetError extends SelfPatchError {
   constructor(

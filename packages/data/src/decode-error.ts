@@ -1,5 +1,5 @@
 /** The decoding error and options shared by the Node and browser decoders. */
-import { SelfPatchError } from '@selfpatch/nn';
+import { SelfPatchError } from '@selfpatch/nn/base';
 
 export class ImageDecodeError extends SelfPatchError {
   constructor(

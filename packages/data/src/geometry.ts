@@ -4,7 +4,7 @@
  * Python's half-to-even rounding, uniform position; otherwise a centre crop clamped to the ratio
  * range. Randomness comes from a seeded {@link Rng}, so the draws (not the rule) differ from torch's.
  */
-import type { Rng } from '@selfpatch/nn';
+import type { Rng } from '@selfpatch/nn/base';
 import { createImage, type RGBImage } from './image.js';
 import { pilResize, type PilFilter } from './pil-resize.js';
 

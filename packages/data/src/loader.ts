@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ConfigError, Rng } from '@selfpatch/nn';
+import { ConfigError, Rng } from '@selfpatch/nn/base';
 import { runJob, type Job, type JobResult, type RecipeSpec } from './augment-job.js';
 
 export interface LoaderState {

@@ -4,7 +4,7 @@
  * 0/255, one object) — DAVIS_EVAL_SPEC §5.
  */
 import { decode as decodePng } from 'fast-png';
-import { SelfPatchError } from '@selfpatch/nn';
+import { SelfPatchError } from '@selfpatch/nn/base';
 
 export interface LabelMap {
   width: number;

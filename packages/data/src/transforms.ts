@@ -5,7 +5,7 @@
  * ColorJitter's random order. Randomness comes from one seeded {@link Rng}, so a transform is
  * reproducible and resumable; the draws differ from torch's generator, the rules do not.
  */
-import type { Rng } from '@selfpatch/nn';
+import type { Rng } from '@selfpatch/nn/base';
 import type { RGBImage } from './image.js';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, grayscale, solarize } from './pil-color.js';
 import { gaussianBlur } from './pil-blur.js';

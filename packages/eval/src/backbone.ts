@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointFormatError, type Module, type RawTensor } from '@selfpatch/nn';
-import { parseCheckpoint } from '@selfpatch/nn/io';
+import { parseCheckpoint } from '@selfpatch/checkpoint';
 import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
 import { isSwinStateDict, SwinTransformer, swinFromStateDict, swinStateDictFrom } from '@selfpatch/swin';
 

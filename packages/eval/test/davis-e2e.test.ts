@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@selfpatch/nn';
-import { serializeSafetensors } from '@selfpatch/nn/io';
+import { serializeSafetensors } from '@selfpatch/checkpoint';
 import { use } from '@selfpatch/backend/testing';
 import { readMask } from '@selfpatch/data';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';

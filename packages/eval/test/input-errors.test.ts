@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointFormatError, ConfigError, Rng } from '@selfpatch/nn';
-import { serializeSafetensors } from '@selfpatch/nn/io';
+import { serializeSafetensors } from '@selfpatch/checkpoint';
 import { use } from '@selfpatch/backend/testing';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { davisSequences, loadBackboneFile, openCheckpoint } from '../src/node/index.js';

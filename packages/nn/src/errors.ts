@@ -3,13 +3,8 @@
  * so a user can act on the message without reading code.
  */
 
-/** Base class: every error raised deliberately by selfpatch-ts derives from it. */
-export class SelfPatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export { SelfPatchError, ShapeError, CheckpointFormatError, DisallowedPickleGlobalError } from '@selfpatch/checkpoint';
+import { SelfPatchError } from '@selfpatch/checkpoint';
 
 /** A configuration value is missing, out of range or incompatible with another. */
 export class ConfigError extends SelfPatchError {
@@ -20,9 +15,6 @@ export class ConfigError extends SelfPatchError {
     super(`invalid option '${option}': ${message}`);
   }
 }
-
-/** A tensor has the wrong rank or shape for an operation. */
-export class ShapeError extends SelfPatchError {}
 
 /** One parameter whose stored shape differs from the module's. */
 export interface ShapeMismatch {
@@ -54,30 +46,6 @@ export class StateDictError extends SelfPatchError {
       );
     }
     super(`${context} does not match the module: ${parts.join('; ')}`);
-  }
-}
-
-/** A checkpoint file is malformed, truncated, unsupported or unsafe. */
-export class CheckpointFormatError extends SelfPatchError {
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
-}
-
-/** A pickle references a global outside the allow-list (it would execute code in Python). */
-export class DisallowedPickleGlobalError extends CheckpointFormatError {
-  constructor(
-    file: string,
-    readonly global: string,
-  ) {
-    super(
-      file,
-      `pickle references the disallowed global '${global}'; only tensors, containers and known ` +
-        'torch/collections/argparse types are loaded (nothing is executed)',
-    );
   }
 }
 

@@ -10,6 +10,7 @@ export * from './errors.js';
 export { Rng, type RngState } from './rng.js';
 export { globalRng, manualSeed } from './rng-default.js';
 export { erfinv, truncNormal, uniformInit, defaultLinearInit, type TruncNormalOptions } from './init.js';
+export { imageFeature, type Backbone, type BackboneFeatures } from './backbone.js';
 export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { matmul2d, linear } from './ops/matmul.js';
 export { gelu } from './ops/gelu.js';
@@ -30,4 +31,5 @@ export { PatchEmbed, patchify, patchGrid, type PatchGrid } from './layers/patch-
 export { roll } from './ops/roll.js';
 export { fusedAdamW, fusedEma, hasFusedKernel, FUSED_KERNEL_NAMES, type AdamWScalars } from './kernels.js';
 export { setOpsMode, opsMode, withWeightCache, weightCacheEnabled, type OpsMode } from './ops/mode.js';
-export { rawToTensor, tensorToRaw, type RawTensor, type RawDType } from './io/raw-tensor.js';
+export { rawToTensor, tensorToRaw } from './raw-tensor.js';
+export type { RawTensor, RawDType } from '@selfpatch/checkpoint';

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { StateDictError, type ShapeMismatch } from './errors.js';
-import { type RawTensor, rawToTensor } from './io/raw-tensor.js';
+import type { RawTensor } from '@selfpatch/checkpoint';
+import { rawToTensor } from './raw-tensor.js';
 
 /** A state-dict value: a tfjs tensor or a raw tensor read from a checkpoint file. */
 export type TensorLike = tf.Tensor | RawTensor;
@@ -155,6 +156,16 @@ export abstract class Module {
   private bufferOwners(prefix = '', out = new Map<string, [Module, string]>()): Map<string, [Module, string]> {
     for (const n of this.buffers.keys()) out.set(prefix + n, [this, n]);
     for (const [n, m] of this.children) m.bufferOwners(`${prefix}${n}.`, out);
+    return out;
+  }
+
+  /**
+   * Every module of the tree with its dotted name, this one first (`''`), depth-first in
+   * registration order, as PyTorch's `named_modules()`.
+   */
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [[prefix, this]];
+    for (const [n, m] of this.children) out.push(...m.namedModules(prefix === '' ? n : `${prefix}.${n}`));
     return out;
   }
 

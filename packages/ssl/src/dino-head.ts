@@ -137,10 +137,4 @@ export class DINOHead extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return this.lastLayer.forward(l2normalize(this.embed(x)));
   }
-
-  override train(mode = true): this {
-    super.train(mode);
-    for (const m of this.layers) if (m !== 'gelu') m.train(mode);
-    return this;
-  }
 }

@@ -43,12 +43,6 @@ export class MoBYMLP extends Module {
     for (const [lin, bn] of this.hidden) h = tf.relu(bn.forward(lin.forward(h)));
     return this.linearOut.forward(h);
   }
-
-  override train(mode = true): this {
-    super.train(mode);
-    for (const [, bn] of this.hidden) bn.train(mode);
-    return this;
-  }
 }
 
 /** MoBY's momentum at step k of K: `1 − (1 − m0)·(cos(πk/K) + 1)/2`. */

@@ -94,12 +94,4 @@ export class SelfPatchDINO extends Module {
     const patch = this.pHead.forward(tf.slice(h, [0, 1, 0], [b, n1 - 1, c])) as tf.Tensor3D;
     return { cls, patch };
   }
-
-  override train(mode = true): this {
-    super.train(mode);
-    this.backbone.train(mode);
-    this.cHead.train(mode);
-    this.pHead?.train(mode);
-    return this;
-  }
 }

@@ -160,7 +160,7 @@ test('clipGradNorm scales every gradient by max/(‖g‖ + 1e-6) when the global
 });
 
 test('resume: state saved after 2 steps, round-tripped through .pth bytes and restored into fresh models, continues bit-exactly (cpu)', async () => {
-  const { serializePth, parsePth } = await import('@selfpatch/nn/io');
+  const { serializePth, parsePth } = await import('@selfpatch/checkpoint');
   await use('cpu');
   const data = [0, 1, 2, 3].map((it) => crops(2, 40 + it));
   const straight = setup(9, 3, false, 0.2);

@@ -5,7 +5,7 @@
  * (`relative_position_index`, `attn_mask`) are rebuilt for the input size, not loaded.
  */
 import { CheckpointFormatError, ShapeError, type RawTensor } from '@selfpatch/nn';
-import { parseCheckpoint, selectStateDict } from '@selfpatch/nn/io';
+import { parseCheckpoint, selectStateDict } from '@selfpatch/checkpoint';
 import { swinTiny, validateSwinConfig, type SwinConfig } from './config.js';
 import { SwinTransformer } from './swin-transformer.js';
 

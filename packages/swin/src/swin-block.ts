@@ -57,7 +57,7 @@ export class SwinBlock extends Module {
     this.shift = eff.shift;
     this.norm1 = this.addModule('norm1', new LayerNorm(o.dim, o.eps));
     this.attn = this.addModule('attn', new WindowAttention(o.dim, eff.ws, o.numHeads, { qkvBias: o.qkvBias, qkScale: o.qkScale, rng: o.rng }));
-    this.dropPath = new DropPath(o.dropPath, o.dropPathRng);
+    this.dropPath = this.addModule('drop_path', new DropPath(o.dropPath, o.dropPathRng));
     this.norm2 = this.addModule('norm2', new LayerNorm(o.dim, o.eps));
     this.mlp = this.addModule('mlp', new Mlp(o.dim, { hiddenFeatures: Math.round(o.dim * o.mlpRatio), rng: o.rng }));
     if (eff.shift > 0) {
@@ -65,12 +65,6 @@ export class SwinBlock extends Module {
       const wp = Math.ceil(w / eff.ws) * eff.ws;
       this.addBuffer('attn_mask', tf.tensor3d(shiftMask(hp, wp, eff.ws, eff.shift), [(hp / eff.ws) * (wp / eff.ws), eff.ws ** 2, eff.ws ** 2]));
     }
-  }
-
-  override train(mode = true): this {
-    super.train(mode);
-    this.dropPath.train(mode);
-    return this;
   }
 
   /** `x [B, h·w, C]` on an `h × w` map. */

@@ -28,11 +28,6 @@ class BasicLayer extends Module {
     blocks.forEach((b, i) => this.blocks.push(this.addModule(`blocks.${i}`, b)));
     this.downsample = downsample ? this.addModule('downsample', downsample) : null;
   }
-  override train(mode = true): this {
-    super.train(mode);
-    for (const b of this.blocks) b.train(mode);
-    return this;
-  }
 }
 
 export interface SwinFeatures {
@@ -171,11 +166,5 @@ export class SwinTransformer extends Module {
     const r = this.run(x, true);
     r.x.dispose();
     return r.attn as tf.Tensor4D;
-  }
-
-  override train(mode = true): this {
-    super.train(mode);
-    for (const l of this.layers) l.train(mode);
-    return this;
   }
 }

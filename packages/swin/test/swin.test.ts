@@ -87,3 +87,16 @@ test('invalid configs name the option', () => {
   assert.throws(() => swinTiny({ numHeads: [5, 6, 12, 24] }), /'numHeads\[0\]'.*not divisible/);
   assert.throws(() => swinTiny({ dropPathRate: 1 }), /'dropPathRate'/);
 });
+
+test('train()/eval() reach every module, the drop-path layers included (layers.i.blocks.j.drop_path)', async () => {
+  const { DropPath } = await import('@selfpatch/nn');
+  await use('cpu');
+  const swin = new SwinTransformer(swinTiny({ depths: [1, 1, 1, 1], embedDim: 24, numHeads: [1, 1, 1, 1], dropPathRate: 0.1 }), { rng: new Rng(0) });
+  const drops = swin.namedModules().filter(([, m]) => m instanceof DropPath).map(([n]) => n);
+  assert.deepEqual(drops, ['layers.0.blocks.0.drop_path', 'layers.1.blocks.0.drop_path', 'layers.2.blocks.0.drop_path', 'layers.3.blocks.0.drop_path']);
+  swin.eval();
+  assert.ok(swin.namedModules().every(([, m]) => !m.training));
+  swin.train();
+  assert.ok(swin.namedModules().every(([, m]) => m.training));
+  swin.dispose();
+});

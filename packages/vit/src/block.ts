@@ -28,15 +28,9 @@ export class Block extends Module {
     super();
     this.norm1 = this.addModule('norm1', new LayerNorm(o.dim, o.eps));
     this.attn = this.addModule('attn', new Attention(o.dim, o.numHeads, { qkvBias: o.qkvBias, rng: o.rng }));
-    this.dropPath = new DropPath(o.dropPath, o.dropPathRng);
+    this.dropPath = this.addModule('drop_path', new DropPath(o.dropPath, o.dropPathRng));
     this.norm2 = this.addModule('norm2', new LayerNorm(o.dim, o.eps));
     this.mlp = this.addModule('mlp', new Mlp(o.dim, { hiddenFeatures: Math.round(o.dim * o.mlpRatio), rng: o.rng }));
-  }
-
-  override train(mode = true): this {
-    super.train(mode);
-    this.dropPath.train(mode);
-    return this;
   }
 
   /** `x [B, N, C]` → `[B, N, C]`, plus the attention probabilities `[B, H, N, N]` on request. */

@@ -10,7 +10,7 @@ import {
   type LoadStateDictResult,
   type RawTensor,
 } from '@selfpatch/nn';
-import { parseCheckpoint, selectStateDict } from '@selfpatch/nn/io';
+import { parseCheckpoint, selectStateDict } from '@selfpatch/checkpoint';
 import { VIT_ARCHS, validateVitConfig, type VitConfig } from './config.js';
 import { VisionTransformer, type VitOptions } from './vision-transformer.js';
 
@@ -110,7 +110,7 @@ export function loadVitWeights(
  *
  * @example
  * ```ts
- * import { serializePth } from '@selfpatch/nn/io';
+ * import { serializePth } from '@selfpatch/checkpoint';
  * writeFileSync('teacher.pth', serializePth({ teacher: exportVitStateDict(vit, 'backbone.') }));
  * ```
  */

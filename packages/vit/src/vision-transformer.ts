@@ -167,10 +167,4 @@ export class VisionTransformer extends Module {
     tf.dispose(outs);
     return attn as tf.Tensor4D;
   }
-
-  override train(mode = true): this {
-    super.train(mode);
-    for (const b of this.blocks) b.train(mode);
-    return this;
-  }
 }

@@ -121,3 +121,25 @@ test('checkpoint helpers: nesting/prefixes, inferred config, and errors that nam
   vit.dispose();
   sp.dispose();
 });
+
+test('train()/eval() reach every module, the drop-path layers included (named like timm: blocks.i.drop_path)', async () => {
+  const { DropPath } = await import('@selfpatch/nn');
+  await use('cpu');
+  const vit = new VisionTransformer(vitConfig('vit_tiny', { depth: 3, dropPathRate: 0.2 }), { rng: new Rng(0) });
+  const drops = vit.namedModules().filter(([, m]) => m instanceof DropPath).map(([n]) => n);
+  assert.deepEqual(drops, ['blocks.0.drop_path', 'blocks.1.drop_path', 'blocks.2.drop_path']);
+  vit.eval();
+  assert.ok(vit.namedModules().every(([, m]) => !m.training), 'eval() left a module in training mode');
+  vit.train();
+  assert.ok(vit.namedModules().every(([, m]) => m.training), 'train() left a module in eval mode');
+  // Drop path is stochastic in training and the identity in eval.
+  const x = tf.randomNormal([4, 3, 32, 32], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const a = vit.forward(x);
+  vit.eval();
+  const b = vit.forward(x);
+  const c = vit.forward(x);
+  assert.ok(tf.max(tf.abs(tf.sub(b, c))).dataSync()[0] === 0, 'eval forward is deterministic');
+  assert.ok((tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number) > 0, 'training forward drops paths');
+  tf.dispose([x, a, b, c]);
+  vit.dispose();
+});

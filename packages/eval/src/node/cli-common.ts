@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '@selfpatch/nn';
-import { runCliMain } from '@selfpatch/nn/node';
+import { runCliMain } from '@selfpatch/checkpoint/node';
 import { describeBackend, initBackend } from '@selfpatch/backend';
 import type { DenseBackbone } from '../backbone.js';
 import { loadBackboneFile } from './backbone-file.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { basename, extname, join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { ConfigError } from '@selfpatch/nn';
-import { writeFileAtomic } from '@selfpatch/nn/node';
+import { writeFileAtomic } from '@selfpatch/checkpoint/node';
 import { davisDataset, decodeImage, readMask, type DavisSequence } from '@selfpatch/data';
 import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores, type ObjectScores } from '../davis-scores.js';
 import { propagateVideo, type PropagateVideoOptions } from '../propagate-video.js';

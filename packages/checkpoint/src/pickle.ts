@@ -12,7 +12,7 @@
  * array, str → string, int → number (bigint beyond 2^53), float → number, bytes → Uint8Array,
  * None → null, objects (Namespace) → {@link PyObject}.
  */
-import { CheckpointFormatError, DisallowedPickleGlobalError } from '../errors.js';
+import { CheckpointFormatError, DisallowedPickleGlobalError } from './errors.js';
 
 /** An instance of an allow-listed Python class, with its attributes. */
 export class PyObject {

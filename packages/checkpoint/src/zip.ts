@@ -7,7 +7,7 @@
  * Every offset and size is validated against the file before use (ZIP64 included).
  */
 import { inflateSync } from 'fflate';
-import { CheckpointFormatError } from '../errors.js';
+import { CheckpointFormatError } from './errors.js';
 
 export interface ZipEntry {
   name: string;

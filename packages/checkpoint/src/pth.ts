@@ -6,7 +6,7 @@
  * storages are persistent ids `('storage', torch.FloatStorage, key, location, numel)`),
  * `<archive>/data/<key>` (raw little-endian storage bytes), `<archive>/version`.
  */
-import { CheckpointFormatError } from '../errors.js';
+import { CheckpointFormatError } from './errors.js';
 import { decodeBytes, encodeBytes, isRawTensor, ITEM_SIZE, numelOf, type RawData, type RawDType, type RawTensor } from './raw-tensor.js';
 import { PyObject, toPlain, unpickle, type GlobalHandler } from './pickle.js';
 import { writeZip, ZipReader } from './zip.js';
@@ -51,7 +51,7 @@ export interface PthReadOptions {
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
- * import { parsePth } from '@selfpatch/nn/io';
+ * import { parsePth } from '@selfpatch/checkpoint';
  * const ckpt = parsePth(readFileSync('checkpoint.pth'), { source: 'checkpoint.pth' }) as Record<string, unknown>;
  * const teacher = ckpt.teacher as Record<string, RawTensor>;
  * ```
@@ -261,7 +261,7 @@ class Sink {
  * @example
  * ```ts
  * import { writeFileSync } from 'node:fs';
- * import { serializePth } from '@selfpatch/nn/io';
+ * import { serializePth } from '@selfpatch/checkpoint';
  * writeFileSync('teacher.pth', serializePth({ teacher: stateDict, epoch: 10 }));
  * // python: torch.load('teacher.pth', weights_only=True)['teacher']
  * ```

@@ -3,7 +3,7 @@
  * bare state dicts or whole training checkpoints (`{student, teacher, optimizer, ...}`), with
  * `module.` (DDP) and `backbone.` (MultiCropWrapper) prefixes, in `.pth` or safetensors.
  */
-import { CheckpointFormatError } from '../errors.js';
+import { CheckpointFormatError } from './errors.js';
 import { isRawTensor, type RawTensor } from './raw-tensor.js';
 import { parsePth } from './pth.js';
 import { parseSafetensors } from './safetensors.js';

@@ -82,7 +82,7 @@ export function wantsVerbose(argv: readonly string[] = process.argv, env: NodeJS
  *
  * @example
  * ```ts
- * import { runCliMain } from '@selfpatch/nn/node';
+ * import { runCliMain } from '@selfpatch/checkpoint/node';
  * await runCliMain(async (argv) => { await program.parseAsync(argv); });
  * ```
  */

@@ -1,10 +1,10 @@
 /**
- * Backend-independent tensors as read from or written to checkpoint files, and their conversion
- * to tfjs. `float16`/`bfloat16` values are held upcast in a Float32Array; the dtype remembers the
- * storage type so a writer can encode them back.
+ * Backend-independent tensors as read from or written to checkpoint files: a typed array with a
+ * dtype and a shape (`rawToTensor` in `@selfpatch/nn` makes tfjs tensors of them).
+ * `float16`/`bfloat16` values are held upcast in a Float32Array; the dtype remembers the storage
+ * type so a writer can encode them back.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '../errors.js';
+import { ShapeError } from './errors.js';
 
 export type RawDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'bool';
 
@@ -182,43 +182,4 @@ export function encodeBytes(t: RawTensor): Uint8Array {
       return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
     }
   }
-}
-
-// --- tfjs conversion --------------------------------------------------------------------------
-
-/**
- * Converts to a tfjs tensor: floating types → float32, integer types → int32 (int64 values must
- * fit), bool → bool.
- */
-export function rawToTensor(t: RawTensor): tf.Tensor {
-  switch (t.dtype) {
-    case 'float32':
-    case 'float16':
-    case 'bfloat16':
-      return tf.tensor(t.data as Float32Array, t.shape, 'float32');
-    case 'float64':
-      return tf.tensor(Float32Array.from(t.data as Float64Array), t.shape, 'float32');
-    case 'int64': {
-      const src = t.data as BigInt64Array;
-      const out = new Int32Array(src.length);
-      for (let i = 0; i < src.length; i++) {
-        const v = src[i] as bigint;
-        if (v > 2147483647n || v < -2147483648n) throw new RangeError(`int64 value ${v} does not fit int32`);
-        out[i] = Number(v);
-      }
-      return tf.tensor(out, t.shape, 'int32');
-    }
-    case 'bool':
-      return tf.tensor(Uint8Array.from(t.data as Uint8Array, (v) => (v ? 1 : 0)), t.shape, 'bool');
-    default:
-      return tf.tensor(Int32Array.from(t.data as ArrayLike<number>), t.shape, 'int32');
-  }
-}
-
-/** Reads a tfjs tensor back into a raw tensor (float32 / int32 / bool). */
-export function tensorToRaw(t: tf.Tensor): RawTensor {
-  const data = t.dataSync();
-  const dtype: RawDType = t.dtype === 'int32' ? 'int32' : t.dtype === 'bool' ? 'bool' : 'float32';
-  const copy = dtype === 'bool' ? Uint8Array.from(data as Uint8Array) : (data.slice() as Float32Array | Int32Array);
-  return { dtype, shape: t.shape.slice(), data: copy };
 }

@@ -64,7 +64,7 @@ function readLock(path: string): LockInfo | null {
  *
  * @example
  * ```ts
- * import { acquireRunLock } from '@selfpatch/nn/node';
+ * import { acquireRunLock } from '@selfpatch/checkpoint/node';
  * const lock = acquireRunLock('runs/vits');
  * try { ... } finally { lock.release(); }
  * ```

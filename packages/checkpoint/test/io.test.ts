@@ -19,9 +19,33 @@ import {
   halfToFloat,
   floatToBfloat16,
   bfloat16ToFloat,
-} from '../src/io/index.js';
-import { CheckpointFormatError, Rng } from '../src/index.js';
-import { deeplyNestedPth, requirePythonTorch } from '@selfpatch/nn/testing';
+  CheckpointFormatError,
+} from '../src/index.js';
+import { deeplyNestedPth, requirePythonTorch } from '../src/testing.js';
+
+/** A small seeded generator for test data and corruptions (mulberry32; Box-Muller normals). */
+class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  nextU32(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor((this.nextU32() / 2 ** 32) * n);
+  }
+  normal(): number {
+    const u = (this.nextU32() + 1) / (2 ** 32 + 1);
+    const v = this.nextU32() / 2 ** 32;
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'selfpatch-io-'));
@@ -244,7 +268,7 @@ test('a pickle that references an unsafe global is refused (never executed)', ()
   });
 });
 
-import * as zipModule from '../src/io/zip.js';
+import * as zipModule from '../src/zip.js';
 function awaitZip() {
   return zipModule;
 }

@@ -1,13 +1,14 @@
 /**
- * Node-only file helpers (`@selfpatch/nn/node`, kept out of the main entry so the package bundles
- * for browsers): reading checkpoints from disk and writing files atomically
+ * Node-only file helpers (`@selfpatch/checkpoint/node`, kept out of the main entry so the package
+ * bundles for browsers): the run-folder lock, the CLI exit policy, reading checkpoints from disk
+ * and writing files atomically
  * (temp file in the same directory, fsync, rename), so an interrupted or failed write never
  * leaves a truncated file in place of a good one.
  */
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointFormatError } from './errors.js';
-import { parseCheckpoint } from './io/checkpoint-files.js';
+import { parseCheckpoint } from './checkpoint-files.js';
 import { WriteError } from './write-error.js';
 import { processAlive } from './run-lock.js';
 

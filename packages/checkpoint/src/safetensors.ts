@@ -7,7 +7,7 @@
  * need. Every byte range is checked against the file before use, so a malformed file can only
  * produce a {@link CheckpointFormatError}.
  */
-import { CheckpointFormatError } from '../errors.js';
+import { CheckpointFormatError } from './errors.js';
 import { decodeBytes, encodeBytes, ITEM_SIZE, numelOf, type RawDType, type RawTensor } from './raw-tensor.js';
 
 const FILE_DTYPES: Record<string, RawDType> = {
@@ -137,7 +137,7 @@ export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number, opt
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
- * import { parseSafetensors } from '@selfpatch/nn/io';
+ * import { parseSafetensors } from '@selfpatch/checkpoint';
  * const { tensors } = parseSafetensors(readFileSync('model.safetensors'), { source: 'model.safetensors' });
  * console.log(tensors.get('backbone.pos_embed')?.shape);
  * ```
