@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { imageFeature } from '@selfpatch/nn';
 import { VisionTransformer, vitConfig } from '@selfpatch/vit';
 import { expectClose, loadFixture, mobyFromManifest, TEST_BACKENDS, useBackend } from '../harness/index.js';
 
@@ -29,7 +30,7 @@ for (const backend of TEST_BACKENDS) {
     tf.tidy(() => {
       moby.encoder.eval();
       for (const [i, v] of [[1, v1], [2, v2]] as const) {
-        expectClose(fx, `output.feat_${i}`, moby.encoder.forward(v));
+        expectClose(fx, `output.feat_${i}`, imageFeature(moby.encoder.forwardFeatures(v)));
       }
     });
     const res = moby.step(v1, v2, mc.k_before, mc.K_total_steps);

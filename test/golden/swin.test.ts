@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { imageFeature } from '@selfpatch/nn';
 import { SwinTransformer, numFeatures, swinTiny, type SwinConfig } from '@selfpatch/swin';
 import { expectClose, hashTensor, hashWeights, loadFixture, mobyFromManifest, TEST_BACKENDS, useBackend, type Fixture, type HashStream } from '../harness/index.js';
 
@@ -110,8 +111,8 @@ for (const backend of TEST_BACKENDS) {
     const v2 = fx.tensor('input.view2') as tf.Tensor4D;
     tf.tidy(() => {
       moby.encoder.eval();
-      expectClose(fx, 'output.feat_1', moby.encoder.forward(v1));
-      expectClose(fx, 'output.feat_2', moby.encoder.forward(v2));
+      expectClose(fx, 'output.feat_1', imageFeature(moby.encoder.forwardFeatures(v1)));
+      expectClose(fx, 'output.feat_2', imageFeature(moby.encoder.forwardFeatures(v2)));
     });
     const res = moby.step(v1, v2, mc.k_before, mc.K_total_steps);
     expectClose(fx, 'output.loss_12', [res.loss12]);

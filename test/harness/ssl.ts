@@ -1,5 +1,6 @@
 /** Builds the SelfPatch+DINO network a fixture manifest describes. */
-import { MoBY, SelfPatchDINO, type Encoder } from '@selfpatch/ssl';
+import type { Backbone } from '@selfpatch/nn';
+import { MoBY, SelfPatchDINO } from '@selfpatch/ssl';
 import type { Fixture } from './golden.js';
 import { vitConfigFromManifest, type ManifestBackbone } from './vit.js';
 
@@ -50,7 +51,7 @@ export interface ManifestMoby {
 }
 
 /** The MoBY model a `moby_step_*` fixture describes, with its weights loaded. */
-export function mobyFromManifest(fx: Fixture, makeEncoder: () => Encoder, numFeatures: number): { moby: MoBY; config: ManifestMoby } {
+export function mobyFromManifest(fx: Fixture, makeEncoder: () => Backbone, numFeatures: number): { moby: MoBY; config: ManifestMoby } {
   const mc = fx.manifest.moby_config as ManifestMoby;
   const moby = new MoBY(makeEncoder(), makeEncoder(), {
     numFeatures,

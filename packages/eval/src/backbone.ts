@@ -8,10 +8,10 @@
  * last-stage tokens (stride 32).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointFormatError, type Module, type RawTensor } from '@selfpatch/nn';
+import { CheckpointFormatError, imageFeature, type Backbone, type Module, type RawTensor } from '@selfpatch/nn';
 import { parseCheckpoint } from '@selfpatch/checkpoint';
 import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
-import { isSwinStateDict, SwinTransformer, swinFromStateDict, swinStateDictFrom } from '@selfpatch/swin';
+import { isSwinStateDict, swinFromStateDict, swinStateDictFrom, type SwinConfig } from '@selfpatch/swin';
 
 export interface DenseFeatures {
   /** `[h·w, C]` row-major patch features. */
@@ -43,66 +43,42 @@ export interface LoadBackboneOptions {
   allowNonFinite?: boolean;
 }
 
-class VitBackbone implements DenseBackbone {
-  readonly kind = 'vit';
-  constructor(readonly vit: VisionTransformer) {}
+/** The dense view of any {@link Backbone}: one implementation for ViT and Swin. */
+class BackboneView implements DenseBackbone {
+  constructor(
+    readonly kind: 'vit' | 'swin',
+    readonly net: Backbone,
+    readonly description: string,
+  ) {}
   get stride(): number {
-    return this.vit.config.patchSize;
-  }
-  get description(): string {
-    const c: VitConfig = this.vit.config;
-    return `ViT (${c.layout} layout, width ${c.embedDim}, depth ${c.depth}, ${c.numHeads} heads, patch ${c.patchSize})`;
+    return this.net.stride;
   }
   features(x: tf.Tensor4D): DenseFeatures {
-    const { h, w } = this.vit.gridFor(x.shape[2], x.shape[3]);
-    const feats = tf.tidy(() => {
-      const [t] = this.vit.getIntermediateLayers(x, 1) as [tf.Tensor3D];
-      const tokens = this.vit.config.layout === 'dino' ? tf.slice(t, [0, 1, 0], [1, -1, -1]) : t;
-      return tf.reshape(tokens, [h * w, -1]) as tf.Tensor2D;
-    });
-    return { feats, h, w };
-  }
-  embed(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => {
-      if (this.vit.config.layout === 'dino') return this.vit.forward(x) as tf.Tensor2D;
-      // SelfPatch layout has no CLS token: the mean of the last-block tokens.
-      const [t] = this.vit.getIntermediateLayers(x, 1) as [tf.Tensor3D];
-      return tf.mean(t, 1) as tf.Tensor2D;
-    });
-  }
-  attention(x: tf.Tensor4D): tf.Tensor4D {
-    return this.vit.getLastSelfAttention(x);
-  }
-  dispose(): void {
-    this.vit.dispose();
-  }
-}
-
-class SwinBackbone implements DenseBackbone {
-  readonly kind = 'swin';
-  constructor(readonly swin: SwinTransformer) {}
-  get stride(): number {
-    return this.swin.config.patchSize * 2 ** (this.swin.config.depths.length - 1);
-  }
-  get description(): string {
-    const c = this.swin.config;
-    return `Swin (embed ${c.embedDim}, depths [${c.depths.join(',')}], heads [${c.numHeads.join(',')}], window ${c.windowSize})`;
-  }
-  features(x: tf.Tensor4D): DenseFeatures {
-    const { tokens, grid } = this.swin.forwardFeatures(x);
+    const { tokens, grid, cls } = this.net.forwardFeatures(x);
+    cls?.dispose();
     const feats = tf.reshape(tokens, [grid.h * grid.w, -1]) as tf.Tensor2D;
     tokens.dispose();
     return { feats, h: grid.h, w: grid.w };
   }
   embed(x: tf.Tensor4D): tf.Tensor2D {
-    return this.swin.forward(x);
+    // The class token where there is one; else the mean of the patch tokens (the SelfPatch layout
+    // has no class token; Swin's pooled feature).
+    return tf.tidy(() => imageFeature(this.net.forwardFeatures(x)));
   }
   attention(x: tf.Tensor4D): tf.Tensor4D {
-    return this.swin.getLastSelfAttention(x);
+    return this.net.getLastSelfAttention(x);
   }
   dispose(): void {
-    this.swin.dispose();
+    this.net.dispose();
   }
+}
+
+function vitDescription(c: VitConfig): string {
+  return `ViT (${c.layout} layout, width ${c.embedDim}, depth ${c.depth}, ${c.numHeads} heads, patch ${c.patchSize})`;
+}
+
+function swinDescription(c: SwinConfig): string {
+  return `Swin (embed ${c.embedDim}, depths [${c.depths.join(',')}], heads [${c.numHeads.join(',')}], window ${c.windowSize})`;
 }
 
 /**
@@ -122,7 +98,7 @@ export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBac
   if (isSwinStateDict(swinSd)) {
     const swin = swinFromStateDict(swinSd, source);
     swin.eval();
-    return checked(new SwinBackbone(swin), swin, swinSd, source, options);
+    return checked(new BackboneView('swin', swin, swinDescription(swin.config)), swin, swinSd, source, options);
   }
   const sd = vitStateDictFrom(parsed, { which: options.which, source });
   const config = inferVitConfig(sd, options.numHeads ? { numHeads: options.numHeads } : {}, source);
@@ -131,7 +107,7 @@ export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBac
   const res = vit.loadStateDict(sd, { strict: false, context: source });
   if (res.missing.length) throw new CheckpointFormatError(source, `ViT weights incomplete: missing ${res.missing.slice(0, 5).join(', ')}`);
   vit.eval();
-  return checked(new VitBackbone(vit), vit, sd, source, options);
+  return checked(new BackboneView('vit', vit, vitDescription(config)), vit, sd, source, options);
 }
 
 /**

@@ -10,5 +10,5 @@ export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from '.
 export { emaUpdate } from './ema.js';
 export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
 export { Trainer, NonFiniteLossError, type TrainerOptions, type TrainerState, type StepResult, type StepHooks, type Schedules } from './trainer.js';
-export { MoBY, MoBYMLP, NonFiniteMoBYLossError, contrastiveLoss, mobyMomentum, type Encoder, type MoBYOptions, type MoBYStepResult } from './moby.js';
-export { MoBYSelfPatch, type GridEncoder, type MoBYSelfPatchOptions } from './moby-selfpatch.js';
+export { MoBY, MoBYMLP, NonFiniteMoBYLossError, contrastiveLoss, mobyMomentum, type MoBYOptions, type MoBYStepResult } from './moby.js';
+export { MoBYSelfPatch, type MoBYSelfPatchOptions } from './moby-selfpatch.js';

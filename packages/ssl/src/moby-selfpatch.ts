@@ -14,16 +14,12 @@
  *   λ = 0.1 as in the ViT recipe. All of these are options.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, type Rng } from '@selfpatch/nn';
+import { globalRng, type Backbone, type Rng } from '@selfpatch/nn';
 import { patchCrossEntropy, patchTargets, SelfPatchHead, updatePatchCenter, type MatchingOptions, type PositiveMatches } from '@selfpatch/selfpatch';
 import { DINOHead } from './dino-head.js';
 import { emaUpdate } from './ema.js';
-import { MoBY, normalize, type Encoder, type MoBYOptions } from './moby.js';
+import { MoBY, normalize, type MoBYOptions } from './moby.js';
 
-/** An encoder that exposes its last-stage token grid. */
-export interface GridEncoder extends Encoder {
-  forwardFeatures(x: tf.Tensor4D): { tokens: tf.Tensor3D; grid: { h: number; w: number } };
-}
 
 export interface MoBYSelfPatchOptions extends MoBYOptions {
   /** p_head output dim (4096). */
@@ -56,10 +52,10 @@ export class MoBYSelfPatch extends MoBY {
   /** The positives of the last step's target pass (both views), for inspection. */
   lastMatches: PositiveMatches[] = [];
 
-  constructor(encoder: GridEncoder, encoderK: GridEncoder, options: MoBYSelfPatchOptions) {
+  constructor(encoder: Backbone, encoderK: Backbone, options: MoBYSelfPatchOptions) {
     super(encoder, encoderK, options);
     const rng: Rng = options.rng ?? globalRng();
-    const dim = options.numFeatures;
+    const dim = this.options.numFeatures;
     this.caHead = this.addModule('ca_head', new SelfPatchHead(dim, { numHeads: options.caHeads, eps: 1e-6, rng }));
     this.caHeadK = this.addModule('ca_head_k', new SelfPatchHead(dim, { numHeads: options.caHeads, eps: 1e-6, rng }));
     const head = { hiddenDim: options.patchHiddenDim ?? 2048, bottleneckDim: options.patchBottleneckDim ?? 256, rng };
@@ -98,7 +94,7 @@ export class MoBYSelfPatch extends MoBY {
   }
 
   protected override targetBranch(x: tf.Tensor4D): Record<string, tf.Tensor> {
-    const { tokens, grid } = (this.encoderK as GridEncoder).forwardFeatures(x);
+    const { tokens, grid } = this.encoderK.forwardFeatures(x);
     const out = tf.tidy(() => {
       const key = normalize(this.projectorK.forward(tf.mean(tokens, 1)));
       const agg = this.caHeadK.forward(tokens, { loc: true, grid, matching: this.patchOptions.matching });
@@ -111,7 +107,7 @@ export class MoBYSelfPatch extends MoBY {
   }
 
   protected override onlineBranch(x: tf.Tensor4D): Record<string, tf.Tensor> {
-    const { tokens } = (this.encoder as GridEncoder).forwardFeatures(x);
+    const { tokens } = this.encoder.forwardFeatures(x);
     const pred = normalize(this.predictor.forward(this.projector.forward(tf.mean(tokens, 1))));
     const h = this.caHead.forward(tokens, { loc: false }).out;
     const [b, n1, c] = h.shape;

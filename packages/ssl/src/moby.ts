@@ -10,13 +10,9 @@
  * were → enqueue both views' keys.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, SelfPatchError, globalRng, type Rng } from '@selfpatch/nn';
+import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, SelfPatchError, globalRng, imageFeature, type Backbone, type Rng } from '@selfpatch/nn';
 import { emaUpdate } from './ema.js';
 
-/** Anything that maps images to one feature vector per image. */
-export interface Encoder extends Module {
-  forward(x: tf.Tensor4D): tf.Tensor;
-}
 
 /**
  * `MoBYMLP`: `(Linear → BatchNorm1d → ReLU) × (numLayers − 1) → Linear`; keys
@@ -65,8 +61,8 @@ export function normalize(x: tf.Tensor): tf.Tensor2D {
 }
 
 export interface MoBYOptions {
-  /** Feature size of the encoder output (768 for Swin-T, 384 for DeiT-S). */
-  numFeatures: number;
+  /** Feature size of the encoder output (768 for Swin-T, 384 for DeiT-S); the encoder's `numFeatures` by default. */
+  numFeatures?: number;
   innerDim?: number;
   outDim?: number;
   projLayers?: number;
@@ -93,22 +89,22 @@ export interface MoBYStepResult {
 /**
  * @example
  * ```ts
- * const moby = new MoBY(encoder, encoderK, { numFeatures: 768 });
+ * const moby = new MoBY(new SwinTransformer(swinTiny()), new SwinTransformer(swinTiny()), { numNegative: 4096 });
  * const { loss, grads } = moby.step(view1, view2, k, totalSteps);
  * ```
  */
 export class MoBY extends Module {
-  readonly encoder: Encoder;
-  readonly encoderK: Encoder;
+  readonly encoder: Backbone;
+  readonly encoderK: Backbone;
   readonly projector: MoBYMLP;
   readonly projectorK: MoBYMLP;
   readonly predictor: MoBYMLP;
   readonly options: Required<Omit<MoBYOptions, 'rng'>>;
 
-  constructor(encoder: Encoder, encoderK: Encoder, options: MoBYOptions) {
+  constructor(encoder: Backbone, encoderK: Backbone, options: MoBYOptions) {
     super();
     const rng = options.rng ?? globalRng();
-    this.options = { innerDim: 4096, outDim: 256, projLayers: 2, predLayers: 2, numNegative: 4096, temperature: 0.2, momentum: 0.99, ...options };
+    this.options = { numFeatures: encoder.numFeatures, innerDim: 4096, outDim: 256, projLayers: 2, predLayers: 2, numNegative: 4096, temperature: 0.2, momentum: 0.99, ...options };
     const o = this.options;
     this.encoder = this.addModule('encoder', encoder);
     this.encoderK = this.addModule('encoder_k', encoderK);
@@ -141,7 +137,7 @@ export class MoBY extends Module {
 
   /** Normalised target keys for a view (no gradient). */
   targetKeys(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => normalize(this.projectorK.forward(this.encoderK.forward(x))));
+    return tf.tidy(() => normalize(this.projectorK.forward(imageFeature(this.encoderK.forwardFeatures(x)))));
   }
 
   protected enqueue(k1: tf.Tensor2D, k2: tf.Tensor2D): void {
@@ -167,7 +163,7 @@ export class MoBY extends Module {
 
   /** Online-branch outputs for one view (inside the tape). */
   protected onlineBranch(x: tf.Tensor4D): Record<string, tf.Tensor> {
-    return { pred: normalize(this.predictor.forward(this.projector.forward(this.encoder.forward(x)))) };
+    return { pred: normalize(this.predictor.forward(this.projector.forward(imageFeature(this.encoder.forwardFeatures(x))))) };
   }
 
   /** The loss from both views' online and target outputs; records named terms. */

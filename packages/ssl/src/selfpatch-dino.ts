@@ -9,7 +9,7 @@
  * `head.*`; `patch` is an empty `[B, 0, 1]` so the training loop is the same.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, globalRng, Module, type Rng } from '@selfpatch/nn';
+import { ConfigError, globalRng, imageFeature, Module, type Rng } from '@selfpatch/nn';
 import { VisionTransformer, type VitConfig } from '@selfpatch/vit';
 import { SelfPatchHead, type Aggregation, type MatchingOptions } from '@selfpatch/selfpatch';
 import { DINOHead } from './dino-head.js';
@@ -80,13 +80,12 @@ export class SelfPatchDINO extends Module {
 
   forward(x: tf.Tensor4D, loc: boolean): WrapperOutput {
     if (!this.caHead || !this.pHead) {
-      const feat = this.backbone.forward(x) as tf.Tensor2D;
+      const feat = imageFeature(this.backbone.forwardFeatures(x));
       const cls = this.cHead.forward(tf.reshape(feat, [feat.shape[0], 1, feat.shape[1]])) as tf.Tensor3D;
       feat.dispose();
       return { cls, patch: tf.zeros([x.shape[0], 0, 1]) };
     }
-    const tokens = this.backbone.forward(x) as tf.Tensor3D;
-    const grid = this.backbone.gridFor(x.shape[2], x.shape[3]);
+    const { tokens, grid } = this.backbone.forwardFeatures(x);
     const h = this.caHead.forward(tokens, { loc, grid, matching: this.config.matching }).out;
     tokens.dispose();
     const [b, n1, c] = h.shape;

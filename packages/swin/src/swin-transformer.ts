@@ -6,7 +6,7 @@
  * outputs; `getLastSelfAttention` the last block's window attention.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, LayerNorm, Module, PatchEmbed, ShapeError, type Rng } from '@selfpatch/nn';
+import { globalRng, LayerNorm, Module, PatchEmbed, ShapeError, type Backbone, type BackboneFeatures, type Rng } from '@selfpatch/nn';
 import { numFeatures, validateSwinConfig, type SwinConfig } from './config.js';
 import { PatchMerging } from './patch-merging.js';
 import { SwinBlock } from './swin-block.js';
@@ -45,7 +45,7 @@ export interface SwinFeatures {
  * const { tokens, grid } = swin.forwardFeatures(tf.zeros([1, 3, 480, 832]) as tf.Tensor4D); // 15×26 grid
  * ```
  */
-export class SwinTransformer extends Module {
+export class SwinTransformer extends Module implements Backbone {
   readonly config: SwinConfig;
   readonly patchEmbed: SwinPatchEmbed;
   readonly layers: BasicLayer[] = [];
@@ -88,6 +88,7 @@ export class SwinTransformer extends Module {
     this.norm = this.addModule('norm', new LayerNorm(numFeatures(c), c.layerNormEps));
   }
 
+  /** Width of the last-stage tokens. */
   get numFeatures(): number {
     return numFeatures(this.config);
   }
@@ -137,7 +138,12 @@ export class SwinTransformer extends Module {
   }
 
   /** Last-stage tokens after the final norm and their grid. */
-  forwardFeatures(x: tf.Tensor4D): SwinFeatures {
+  /** Pixels per last-stage grid cell: patch size × 2 per patch merging. */
+  get stride(): number {
+    return this.config.patchSize * 2 ** (this.config.depths.length - 1);
+  }
+
+  forwardFeatures(x: tf.Tensor4D): SwinFeatures & BackboneFeatures {
     const r = this.run(x, false);
     const tokens = tf.tidy(() => this.norm.forward(r.x) as tf.Tensor3D);
     r.x.dispose();

@@ -9,7 +9,7 @@
  * under gradient recording (the tape keeps what backward needs).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalRng, LayerNorm, Module, PatchEmbed, patchGrid, ShapeError, truncNormal, type PatchGrid, type Rng } from '@selfpatch/nn';
+import { globalRng, LayerNorm, Module, PatchEmbed, patchGrid, ShapeError, truncNormal, type Backbone, type BackboneFeatures, type PatchGrid, type Rng } from '@selfpatch/nn';
 import { Block } from './block.js';
 import { validateVitConfig, type VitConfig } from './config.js';
 import { interpolatePosEmbed } from './pos-embed.js';
@@ -37,7 +37,7 @@ export interface PreparedTokens {
  * const attn = vit.getLastSelfAttention(tf.zeros([1, 3, 224, 224]) as tf.Tensor4D); // [1, 6, 196, 196]
  * ```
  */
-export class VisionTransformer extends Module {
+export class VisionTransformer extends Module implements Backbone {
   readonly config: VitConfig;
   readonly patchEmbed: PatchEmbed;
   readonly clsToken: tf.Variable | null;
@@ -144,6 +144,40 @@ export class VisionTransformer extends Module {
     });
     last.dispose();
     return out;
+  }
+
+  /** Token width C. */
+  get numFeatures(): number {
+    return this.config.embedDim;
+  }
+
+  /** Pixels per grid cell: the patch size. */
+  get stride(): number {
+    return this.config.patchSize;
+  }
+
+  /**
+   * The backbone interface: patch tokens `[B, h·w, C]` as the official `get_intermediate_layers(x,
+   * 1)[0]` gives them without the class token (raw in the SelfPatch layout, normed in the DINO
+   * layout), the grid, and in the DINO layout the normed class token `[B, C]` (what `forward`
+   * returns there).
+   */
+  forwardFeatures(x: tf.Tensor4D): BackboneFeatures {
+    const grid = this.gridFor(x.shape[2], x.shape[3]);
+    const { outs } = this.runBlocks(x, 1, false);
+    const last = outs[0] as tf.Tensor3D;
+    const norm = this.norm;
+    if (!norm) return { tokens: last, grid: { h: grid.h, w: grid.w } };
+    const [b, n, c] = last.shape;
+    const { tokens, cls } = tf.tidy(() => {
+      const normed = norm.forward(last);
+      return {
+        cls: tf.reshape(tf.slice(normed, [0, 0, 0], [b, 1, c]), [b, c]) as tf.Tensor2D,
+        tokens: tf.slice(normed, [0, 1, 0], [b, n - 1, c]) as tf.Tensor3D,
+      };
+    });
+    last.dispose();
+    return { tokens, cls, grid: { h: grid.h, w: grid.w } };
   }
 
   /**
