@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, SelfPatchError } from '@selfpatch/nn';
 import { DataLoader, demoImagesDir, imageFolder, type Batch } from '@selfpatch/data';
 import { acquireRunLock, removeStaleTemps, WriteError } from '@selfpatch/checkpoint/node';
-import { NonFiniteLossError, NonFiniteMoBYLossError } from '@selfpatch/ssl';
+import { NonFiniteLossError } from '@selfpatch/ssl';
 import { RESUME_MUTABLE, type TrainConfig } from './config.js';
 import { checkpointDir, latestCheckpoint, listCheckpoints, newestIntactCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.js';
 import { createJob, type StepMetrics } from './jobs.js';
@@ -234,7 +234,7 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
       try {
         m = job.step(crops, it);
       } catch (err) {
-        if (err instanceof NonFiniteLossError || err instanceof NonFiniteMoBYLossError) {
+        if (err instanceof NonFiniteLossError) {
           throw new TrainingStopped(
             `${err.message}. The last good checkpoint is ${lastCheckpoint ?? '(none yet)'}; lower lr, raise warmup_epochs or check the data, then resume from it.`,
             3,

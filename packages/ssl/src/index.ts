@@ -9,6 +9,7 @@ export { clipGradients, clipGradNorm, cancelLastLayerGradients } from './clip-gr
 export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from './adamw.js';
 export { emaUpdate } from './ema.js';
 export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
-export { Trainer, NonFiniteLossError, type TrainerOptions, type TrainerState, type StepResult, type StepHooks, type Schedules } from './trainer.js';
-export { MoBY, MoBYMLP, NonFiniteMoBYLossError, contrastiveLoss, mobyMomentum, type MoBYOptions, type MoBYStepResult } from './moby.js';
+export { NonFiniteLossError } from './non-finite-loss.js';
+export { Trainer, type TrainerOptions, type TrainerState, type StepResult, type StepHooks, type Schedules } from './trainer.js';
+export { MoBY, MoBYMLP, contrastiveLoss, mobyMomentum, type MoBYOptions, type MoBYStepResult } from './moby.js';
 export { MoBYSelfPatch, type MoBYSelfPatchOptions } from './moby-selfpatch.js';

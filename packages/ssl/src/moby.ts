@@ -10,8 +10,9 @@
  * were → enqueue both views' keys.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, SelfPatchError, globalRng, imageFeature, type Backbone, type Rng } from '@selfpatch/nn';
+import { BatchNorm1d, ConfigError, l2norm, l2normalize, Linear, Module, globalRng, imageFeature, type Backbone, type Rng } from '@selfpatch/nn';
 import { emaUpdate } from './ema.js';
+import { NonFiniteLossError } from './non-finite-loss.js';
 
 
 /**
@@ -216,22 +217,12 @@ export class MoBY extends Module {
       }
       if (!Number.isFinite(loss)) {
         tf.dispose([...byName.values()]);
-        throw new NonFiniteMoBYLossError(k, loss);
+        throw new NonFiniteLossError(k, loss, 'MoBY loss', 'the optimizer did not step; queues and centres were not updated');
       }
       this.afterStep(t1, t2);
       return { loss, loss12: terms.get('loss12') as number, loss21: terms.get('loss21') as number, terms, momentum: m, grads: byName };
     } finally {
       tf.dispose([...Object.values(t1), ...Object.values(t2)]);
     }
-  }
-}
-
-/** The MoBY loss was not finite; queues and centers were not updated. */
-export class NonFiniteMoBYLossError extends SelfPatchError {
-  constructor(
-    readonly step: number,
-    readonly value: number,
-  ) {
-    super(`MoBY loss is ${value} at momentum step ${step}; stopping (queues not updated)`);
   }
 }

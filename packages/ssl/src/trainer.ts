@@ -12,24 +12,15 @@
  * inside wasm's 4 GB heap (TFJS_NOTES §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, SelfPatchError, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
+import { ConfigError, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
 import type { AdamWStateDict } from './adamw.js';
 import { AdamW } from './adamw.js';
 import { cancelLastLayerGradients, clipGradients } from './clip-gradients.js';
 import { DINOLoss, type DINOTargets } from './dino-loss.js';
 import { emaUpdate } from './ema.js';
+import { NonFiniteLossError } from './non-finite-loss.js';
 import { paramGroups, type ParamGroups } from './param-groups.js';
 import type { SelfPatchDINO } from './selfpatch-dino.js';
-
-/** The loss was NaN or infinite: nothing was updated. */
-export class NonFiniteLossError extends SelfPatchError {
-  constructor(
-    readonly iteration: number,
-    readonly value: number,
-  ) {
-    super(`loss is ${value} at iteration ${iteration}; stopping training (parameters were not updated)`);
-  }
-}
 
 export interface Schedules {
   lr: ArrayLike<number>;

@@ -67,3 +67,18 @@ test('MoBY+SelfPatch steps keep the tensor count flat', async () => {
   assert.equal(tf.memory().numTensors, base);
   m.dispose();
 });
+
+test('a NaN view stops MoBY+SelfPatch with the shared NonFiniteLossError; queues, pointer and patch centre unchanged', async () => {
+  const { NonFiniteLossError } = await import('../src/index.js');
+  await use('wasm');
+  const m = new MoBYSelfPatch(new SwinTransformer(cfg, { rng: new Rng(1) }), new SwinTransformer(cfg, { rng: new Rng(2) }), { ...opts, rng: new Rng(3) });
+  const keep = ['queue1', 'queue2', 'queue_ptr', 'patch_center'];
+  const before = Object.fromEntries(m.namedBuffers().filter(([n]) => keep.includes(n)).map(([n, b]) => [n, b.dataSync().slice()]));
+  assert.equal(Object.keys(before).length, 4);
+  const [v1, v2] = views(2, 112, 112, 9) as [tf.Tensor4D, tf.Tensor4D];
+  const bad = tf.mul(v1, NaN) as tf.Tensor4D;
+  assert.throws(() => m.step(bad, v2, 0, 10), (e: unknown) => e instanceof NonFiniteLossError && /MoBY loss is NaN at iteration 0/.test((e as Error).message));
+  for (const [n, b] of m.namedBuffers()) if (keep.includes(n)) assert.deepEqual(b.dataSync(), before[n], n);
+  tf.dispose([v1, v2, bad]);
+  m.dispose();
+});
