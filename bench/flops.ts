@@ -1,7 +1,7 @@
 /**
  * Analytic multiply-add counts of the benchmarked models (matrix products only; elementwise work,
  * norms and softmax are not counted, as usual for "model FLOPs"). GFLOP figures are 2 × these.
- * Shapes follow SELFPATCH_SPEC §1-§4: SelfPatch ViT without CLS token, `ca_head` with two
+ * Shapes follow docs/selfpatch.md §1-§4: SelfPatch ViT without CLS token, `ca_head` with two
  * class-attention blocks (k = 4 neighbours on the teacher side), DINO heads 2048/2048/256.
  */
 export const VIT_DIMS = { vit_tiny: [192, 12, 3], vit_small: [384, 12, 6] } as const;

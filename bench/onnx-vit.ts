@@ -66,7 +66,7 @@ async function timeOrt(): Promise<number> {
 }
 function timeTfjs(): number {
   const t0 = performance.now();
-  // tidy returns nothing: a returned TypedArray would be walked element by element (TFJS_NOTES §3).
+  // tidy returns nothing: a returned TypedArray would be walked element by element (docs/tfjs-backends.md §3).
   for (let i = 0; i < perRound; i++) tf.tidy(() => void (vit.forward(x) as tf.Tensor).dataSync());
   return (performance.now() - t0) / perRound;
 }

@@ -1,5 +1,5 @@
 /**
- * The performance suite of issue #11: one command, one run, ratios against baselines measured in
+ * The performance suite: one command, one run, ratios against baselines measured in
  * the same run.
  *
  *   npm run bench            (this suite; `npm run bench:all` adds the older per-topic benchmarks)
@@ -12,7 +12,7 @@
  * - the DINO+SelfPatch training step, ViT-Ti/16, 2×224 global crops (+ local crops), the official
  *   head sizes 65536/4096, drop-path 0.1: @selfpatch/ssl's Trainer (teacher, student with
  *   micro-batches, per-parameter clip, last-layer freeze, AdamW, EMA, centers) against
- *   bench/py/selfpatch_step.py, the same iteration written from SELFPATCH_SPEC §1-§5 in PyTorch.
+ *   bench/py/selfpatch_step.py, the same iteration written from docs/selfpatch.md §1-§5 in PyTorch.
  * The torch twin is checked first: from the same weights and crops both sides must give the same
  * first-step loss, so the two sides do the same work.
  *
@@ -247,7 +247,7 @@ const md = [
   '',
   ...(backends.includes('tensorflow') ? tensorflowSummary() : []),
   '',
-  `Targets (issue #11): step ≤ ${TARGETS.step_ratio}× torch, forward (ViT-Ti) ≤ ${TARGETS.forward_ratio}× torch, step GFLOP/s ≥ ${TARGETS.step_roofline_fraction * 100}% of the raw wasm matMul.`,
+  `Targets (CPU training, wasm): step ≤ ${TARGETS.step_ratio}× torch, forward (ViT-Ti) ≤ ${TARGETS.forward_ratio}× torch, step GFLOP/s ≥ ${TARGETS.step_roofline_fraction * 100}% of the raw wasm matMul.`,
   '',
   '| T | step ÷ torch | forward ÷ torch | step GFLOP/s ÷ raw matMul GFLOP/s |',
   '|---|---|---|---|',

@@ -1,7 +1,7 @@
 /**
  * Benchmark: ViT-Ti/16 and ViT-S/16 forward (eval, fp32) on tfjs-wasm against the same network in
  * PyTorch CPU (Debian python3-torch) measured in the same run. Each measurement is a separate
- * process; tfjs and torch runs are interleaved per round and medians are reported (TFJS_NOTES §4,
+ * process; tfjs and torch runs are interleaved per round and medians are reported (docs/tfjs-backends.md §4,
  * §6: the machines are noisy, treat ratios as ±25%).
  *
  *   npm run bench -w @selfpatch/bench            # or: node --conditions=source --import tsx bench/vit-forward.ts

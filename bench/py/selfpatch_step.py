@@ -1,4 +1,4 @@
-"""PyTorch baselines for bench/suite.ts, written from SELFPATCH_SPEC §1-§5 (the official
+"""PyTorch baselines for bench/suite.ts, written from docs/selfpatch.md §1-§5 (the official
 main_selfpatch.train_one_epoch body, fp32): the same networks with the same state-dict keys as
 @selfpatch/ssl's SelfPatchDINO, so the suite can load one set of weights on both sides.
 
@@ -8,7 +8,7 @@ Usage:
   selfpatch_step.py step EMBED DEPTH HEADS BATCH LOCAL STEPS [OUT_DIM PATCH_OUT_DIM]
   selfpatch_step.py check WEIGHTS.pth INPUTS.pth      (one step from given weights, drop-path 0)
 Prints one JSON line. Threads: torch.set_num_threads(THREADS) from env BENCH_THREADS (default 1);
-run with OMP_WAIT_POLICY=PASSIVE and OPENBLAS_NUM_THREADS=THREADS (TFJS_NOTES §6).
+run with OMP_WAIT_POLICY=PASSIVE and OPENBLAS_NUM_THREADS=THREADS (docs/tfjs-backends.md §6).
 """
 import json
 import math

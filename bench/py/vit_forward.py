@@ -2,7 +2,7 @@
 
 Usage: vit_forward.py EMBED DEPTH HEADS BATCH HEIGHT WIDTH THREADS REPEATS
 Prints one JSON line {"ms": median forward ms, "rss_mb": max RSS}.
-Run with OMP_WAIT_POLICY=PASSIVE (and OPENBLAS_NUM_THREADS=THREADS): TFJS_NOTES §6.
+Run with OMP_WAIT_POLICY=PASSIVE (and OPENBLAS_NUM_THREADS=THREADS): docs/tfjs-backends.md §6.
 """
 import json
 import resource

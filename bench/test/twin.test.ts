@@ -4,7 +4,7 @@ import { requirePythonTorch } from '@selfpatch/nn/testing';
 import { twinCheck } from '../twin.js';
 
 // The PyTorch baseline of `npm run bench` (bench/py/selfpatch_step.py, written from
-// SELFPATCH_SPEC §1-§5) must reproduce two iterations of @selfpatch/ssl's Trainer from the same
+// docs/selfpatch.md §1-§5) must reproduce two iterations of @selfpatch/ssl's Trainer from the same
 // weights and crops (2×224 + 2×96: pos-embed interpolation, loc=True teacher, both loss terms,
 // per-parameter clip, last-layer freeze, AdamW, EMA, centers). If either side drifts, the
 // benchmark would compare different work, and this fails.

@@ -1,5 +1,5 @@
 /**
- * Golden parity of DAVIS J&F (issue: evaluation) against davis2017-evaluation: per-frame J, F
+ * Golden parity of DAVIS J&F against davis2017-evaluation: per-frame J, F
  * (with and without void) for every stored prediction type, statistics over all frames and over
  * the semi-supervised frames, the official pipeline's per-sequence and global tables, the synthetic
  * edge cases and db_statistics series. Everything (bits, shapes, expected values, tolerance) comes

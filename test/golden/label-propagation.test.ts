@@ -1,5 +1,5 @@
 /**
- * Golden parity of DAVIS label propagation (issue: evaluation): neighbourhood mask, final affinity,
+ * Golden parity of DAVIS label propagation: neighbourhood mask, final affinity,
  * propagated soft mask, bilinear upsampling, norm_mask and labels, against the official
  * `eval_video_segmentation.py` functions. Grid, radius, top-k, temperature and patch size come from
  * the manifest.

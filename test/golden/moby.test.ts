@@ -1,5 +1,5 @@
 /**
- * Golden parity of a MoBY step (issue: SSL, MoBY part): `moby_step_vit` — online and target
+ * Golden parity of a MoBY step: `moby_step_vit` — online and target
  * outputs, both loss terms, online gradients, and the state after the step (momentum-updated
  * target, BN statistics, queues, pointer). The encoder is DINO's ViT (CLS after the final norm);
  * the Swin variant lives with the Swin backbone. Config comes from the manifest.

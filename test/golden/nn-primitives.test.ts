@@ -1,5 +1,5 @@
 /**
- * Golden parity of the nn primitives alone (issue: foundation): the transformer blocks of the
+ * Golden parity of the nn primitives alone: the transformer blocks of the
  * official backbones rebuilt from LayerNorm/Attention/Mlp and the stored weights reproduce the
  * reference tokens and last-block attention. Dims, depth and eps come from each manifest.
  */

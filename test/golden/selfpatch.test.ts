@@ -1,5 +1,5 @@
 /**
- * Golden parity of the SelfPatch module (issue: SelfPatch): neighbour tables, similarities, top-k
+ * Golden parity of the SelfPatch module: neighbour tables, similarities, top-k
  * sets and the aggregation head (`ca_head`, loc=true/false), from the stored backbone tokens (the
  * head alone) and end to end from the images. Head options and grids come from the manifest and
  * the tensors' shapes.

@@ -1,5 +1,5 @@
 /**
- * Golden parity of the SSL objective and training step (issue: SSL): schedules, DINO+SelfPatch
+ * Golden parity of the SSL objective and training step: schedules, DINO+SelfPatch
  * loss (values, centers, gradients), the wrapper's head outputs, and two full training iterations
  * (`train_step`) in both modes of the golden README: optimizer-only (stored gradients in, atol
  * 2e-6) and end-to-end (forward, loss, backward, clip, freeze, AdamW, EMA, centers).

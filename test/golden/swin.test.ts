@@ -1,5 +1,5 @@
 /**
- * Golden parity of the Swin backbone (issue: Swin): `swin_forward_tiny` (every block and stage
+ * Golden parity of the Swin backbone: `swin_forward_tiny` (every block and stage
  * output, final norm, pooled feature), `swin_forward_swin_t` (real Swin-T, weights rebuilt from
  * the manifest's counter hash), and `moby_step_swin` (MoBY with a Swin encoder). Config from the
  * manifests.

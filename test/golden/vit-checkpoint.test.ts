@@ -1,5 +1,5 @@
 /**
- * Official checkpoint nesting (issue: ViT): a script kept in the repo (packages/vit/scripts,
+ * Official checkpoint nesting: a script kept in the repo (packages/vit/scripts,
  * Debian python3-torch) writes a training checkpoint `{student: module.backbone.*, teacher:
  * backbone.*, optimizer, args: Namespace, ...}` from a fixture's weights; we load the teacher and
  * the student from it and reproduce the fixture outputs. Our export goes back the other way and is

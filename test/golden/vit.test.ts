@@ -1,5 +1,5 @@
 /**
- * Golden parity of the ViT backbones (issue: ViT): the DINO layout (`vit_dino_cls`), the SelfPatch
+ * Golden parity of the ViT backbones: the DINO layout (`vit_dino_cls`), the SelfPatch
  * backbone inside `selfpatch_forward`, and the real vit_tiny of `selfpatch_vit_tiny_forward`.
  * Inputs are every `input.*` image tensor of the fixture; each output present for that input is
  * checked. Nothing about shapes is assumed.

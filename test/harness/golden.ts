@@ -1,5 +1,5 @@
 /**
- * Golden-fixture harness (shared/golden/README.md): loads `NAME.json` + `NAME.safetensors` from
+ * Golden-fixture harness (docs/golden-fixtures.md): loads `NAME.json` + `NAME.safetensors` from
  * `SELFPATCH_GOLDEN_DIR` (default `../shared/golden` from the repo root) and compares with the
  * manifest's per-tensor tolerances. Everything a test needs (shapes, dims, options) comes from
  * the manifest, so the same tests run on any fixture set in this format.

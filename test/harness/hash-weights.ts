@@ -1,5 +1,5 @@
 /**
- * The fixtures' portable counter-hash weight rule (SWIN_MOBY_SPEC §4; manifest `weight_init`):
+ * The fixtures' portable counter-hash weight rule (docs/golden-fixtures.md; manifest `weight_init`):
  * `u(stream, i)` over the flat C-order index, value `fround(a·u + b)`. Lets fixtures ship without
  * their weights (`swin_forward_swin_t`: 28 M parameters); `sum_f64`/`first4` check the port.
  */

@@ -1,6 +1,6 @@
 /**
  * Training configuration: one flat object with the official argparse/yacs names
- * (`main_selfpatch.py`, MoBY `config.py`; SELFPATCH_SPEC §7, SWIN_MOBY_SPEC "Optimization"),
+ * (`main_selfpatch.py`, MoBY `config.py`; docs/selfpatch.md §7, docs/swin-moby.md §2),
  * validated by a zod schema so unknown keys, out-of-range values and incompatible combinations are
  * rejected with the key at fault before anything is computed.
  */
@@ -85,7 +85,7 @@ export const trainConfigSchema = z
     log_every: positiveInt,
     num_workers: nonNegInt.nullable(),
     backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
-    // XNNPACK threads on wasm (TFJS_NOTES §1.3): opt-in, a loss when the other cores are busy.
+    // XNNPACK threads on wasm (docs/tfjs-backends.md §1.3): opt-in, a loss when the other cores are busy.
     threads: positiveInt.max(8),
   })
   .superRefine((c, ctx) => {
@@ -116,7 +116,7 @@ export const trainConfigSchema = z
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
-/** Official defaults shared by every preset (SELFPATCH_SPEC §7). */
+/** Official defaults shared by every preset (docs/selfpatch.md §7). */
 const BASE: TrainConfig = {
   arch: 'vit_small',
   method: 'dino+selfpatch',

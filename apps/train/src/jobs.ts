@@ -1,7 +1,7 @@
 /**
  * The two training objectives behind one interface, so the loop, checkpoints and logging are
- * shared: DINO / DINO+SelfPatch through the ssl package's `Trainer` (SELFPATCH_SPEC §5), and
- * MoBY / MoBY+SelfPatch with AdamW, per-iteration cosine lr and norm clipping (SWIN_MOBY_SPEC
+ * shared: DINO / DINO+SelfPatch through the ssl package's `Trainer` (docs/selfpatch.md §5), and
+ * MoBY / MoBY+SelfPatch with AdamW, per-iteration cosine lr and norm clipping (docs/swin-moby.md
  * "Optimization").
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -3,7 +3,7 @@
  * and embedded base64 (src/simd-kernels-wasm.ts), so bundles need no extra asset:
  *
  * - `SelfPatchGelu`, `SelfPatchGeluGrad`: exact GELU in one pass each way. tfjs-wasm computes
- *   `erf`/`exp` with scalar libm calls and GELU is ~5 kernels forward and ~11 backward (TFJS_NOTES
+ *   `erf`/`exp` with scalar libm calls and GELU is ~5 kernels forward and ~11 backward (docs/tfjs-backends.md
  *   §3, §4); a profile of the ViT-Ti DINO+SelfPatch step put ~1.5 s of single-threaded time there.
  * - `Exp` (replaces the stock kernel; wasm-kernels.ts installs it): ~9 ns per element as scalar
  *   `expf`, most of it in the patch loss's softmax over 4096 prototypes.

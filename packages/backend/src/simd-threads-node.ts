@@ -1,7 +1,7 @@
 /**
  * Node only: the SIMD kernels (simd-kernels.ts) on more than one thread, for `initBackend('wasm',
  * { threads: N })`. XNNPACK spreads only matrix products and convolutions over its pthreads
- * (TFJS_NOTES §1.3); a 2-thread ViT-Ti training step still spent ~1.5 s in single-threaded
+ * (docs/tfjs-backends.md §1.3); a 2-thread ViT-Ti training step still spent ~1.5 s in single-threaded
  * elementwise kernels (GELU above all). Here N − 1 `worker_threads` instantiate the shared-memory
  * build of the kernels on the main thread's memory, and large elementwise and row-wise calls
  * (GELU, exp, AdamW, EMA; transposes, LayerNorm forward, the attention softmax) are split in N parts,

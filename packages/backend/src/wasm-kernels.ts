@@ -1,5 +1,5 @@
 /**
- * Kernel replacements for tfjs-backend-wasm (TFJS_NOTES §2, §3, §8.3, §8.4).
+ * Kernel replacements for tfjs-backend-wasm (docs/tfjs-backends.md §2, §3, §8.3, §8.4).
  *
  * - `Slice`, `Unpack`, `SplitV`: the stock kernels call `backend.readSync`, which copies the whole
  *   input for every output; these read the input in place from the wasm heap.

@@ -1,5 +1,5 @@
 /**
- * Multi-threaded tfjs-backend-wasm under Node (TFJS_NOTES §1.3, §8.2).
+ * Multi-threaded tfjs-backend-wasm under Node (docs/tfjs-backends.md §1.3, §8.2).
  *
  * tfjs 4.22 hard-codes `WASM_HAS_MULTITHREAD_SUPPORT = false` in Node (tfjs issue #3830). The
  * threaded-SIMD binary itself runs fine on `worker_threads`; three things stand in the way, and this

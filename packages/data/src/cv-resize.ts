@@ -1,6 +1,6 @@
 /**
  * `cv2.resize(img, (w, h))` with the default INTER_LINEAR for 8-bit images, as the official DAVIS
- * evaluation reads frames (SELFPATCH_SPEC §8 `read_frame`): half-pixel source coordinates in float,
+ * evaluation reads frames (docs/selfpatch.md §8 `read_frame`): half-pixel source coordinates in float,
  * 11-bit fixed-point weights, a horizontal pass to int then a vertical pass rounded at 22 bits,
  * borders clamped. Verified against Debian's python3-opencv in the tests.
  */

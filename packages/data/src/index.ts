@@ -1,5 +1,5 @@
 /**
- * @selfpatch/data — decoding and torchvision/PIL-faithful augmentation ops (SELFPATCH_SPEC §6).
+ * @selfpatch/data — decoding and torchvision/PIL-faithful augmentation ops (docs/selfpatch.md §6).
  */
 export * from './common.js';
 export { decodeImage } from './decode.js';

@@ -1,7 +1,7 @@
 /**
  * DAVIS mask decoding from PNG bytes (Node and browsers): indexed palette PNGs keep their indices
  * (DAVIS-2017, multi-object); grayscale or RGB masks are binarised at half range (DAVIS-2016:
- * 0/255, one object) — DAVIS_EVAL_SPEC §5.
+ * 0/255, one object) — docs/davis-eval.md §5.
  */
 import { decode as decodePng } from 'fast-png';
 import { SelfPatchError } from '@selfpatch/nn/base';

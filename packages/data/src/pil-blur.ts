@@ -3,7 +3,7 @@
  * (Gwosdek et al. 2011) of 3 passes per axis whose fractional box radius comes from the Gaussian's
  * σ² = r²/3, computed in C `float` as Pillow does; each pass uses 24-bit fixed-point weights with
  * edge pixels repeated. The official utils apply it with p and radius ~ U(0.1, 2.0)
- * (SELFPATCH_SPEC §6). Hand-written: no JS library reproduces Pillow's blur.
+ * (docs/selfpatch.md §6). Hand-written: no JS library reproduces Pillow's blur.
  */
 import { createImage, type RGBImage } from './image.js';
 

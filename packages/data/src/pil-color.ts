@@ -1,6 +1,6 @@
 /**
  * PIL colour operations used by torchvision's ColorJitter/RandomGrayscale/RandomSolarize on PIL
- * images (SELFPATCH_SPEC §6), ported from Pillow: `convert('L')` (ITU-R 601-2 luma in 16-bit fixed
+ * images (docs/selfpatch.md §6), ported from Pillow: `convert('L')` (ITU-R 601-2 luma in 16-bit fixed
  * point), `Image.blend` (float32 interpolation, truncated to 8 bits; clipped when extrapolating),
  * `ImageEnhance.{Brightness,Contrast,Color}`, torchvision's `adjust_hue` (uint8 hue shift in PIL's
  * HSV), `ImageOps.solarize`.

@@ -3,7 +3,7 @@
  * support grows with the downscale factor (antialiasing), coefficients are normalised, stored as
  * 22-bit fixed point with PIL's rounding, and the image is resampled horizontally then vertically
  * with rounding/clipping to 8 bits after each pass. torchvision's `RandomResizedCrop` on PIL images
- * is `crop` followed by this resize (SELFPATCH_SPEC §6: BICUBIC, a = −0.5 — not torch's bicubic).
+ * is `crop` followed by this resize (docs/selfpatch.md §6: BICUBIC, a = −0.5 — not torch's bicubic).
  *
  * Hand-written: no JS library reproduces PIL's resampler, and the augmentations must match it.
  */

@@ -1,5 +1,5 @@
 /**
- * The augmentation recipes (SELFPATCH_SPEC §6; SWIN_MOBY_SPEC §2) from the bit-exact PIL ops, with
+ * The augmentation recipes (docs/selfpatch.md §6; docs/swin-moby.md §2) from the bit-exact PIL ops, with
  * torchvision's random-application rules (flip/grayscale when `rand < p`, `RandomApply` unless
  * `p < rand`, the official GaussianBlur when `random() <= p`, Solarization when `random() < p`) and
  * ColorJitter's random order. Randomness comes from one seeded {@link Rng}, so a transform is
@@ -77,7 +77,7 @@ export interface MultiCropOptions {
   localCrops: number;
 }
 
-/** SelfPatch defaults (SELFPATCH_SPEC §6): 224 at (0.25, 1), 8 × 96 at (0.05, 0.25). */
+/** SelfPatch defaults (docs/selfpatch.md §6): 224 at (0.25, 1), 8 × 96 at (0.05, 0.25). */
 export const SELFPATCH_MULTICROP: MultiCropOptions = { globalSize: 224, localSize: 96, globalScale: [0.25, 1], localScale: [0.05, 0.25], localCrops: 8 };
 
 /**
@@ -102,7 +102,7 @@ export function multiCrop(img: RGBImage, rng: Rng, o: MultiCropOptions = SELFPAT
 }
 
 /**
- * MoBY's two views (SWIN_MOBY_SPEC §2): RandomResizedCrop(size, (0.08, 1), bilinear), flip,
+ * MoBY's two views (docs/swin-moby.md §2): RandomResizedCrop(size, (0.08, 1), bilinear), flip,
  * ColorJitter p 0.8, grayscale 0.2; blur p 1.0 / 0.1; solarize only on view 2 (p 0.2).
  */
 export function mobyViews(img: RGBImage, rng: Rng, size = 224): [View, View] {
@@ -115,7 +115,7 @@ export function mobyViews(img: RGBImage, rng: Rng, size = 224): [View, View] {
 }
 
 /**
- * The DAVIS evaluation transform (SELFPATCH_SPEC §8 `read_frame`): resize with OpenCV's bilinear to
+ * The DAVIS evaluation transform (docs/selfpatch.md §8 `read_frame`): resize with OpenCV's bilinear to
  * the official frame size, ToTensor, normalise with std 0.228 for R. Returns CHW float32.
  */
 export function davisEvalFrame(img: RGBImage, shortSide = 480): View & { width: number; height: number } {

@@ -1,5 +1,5 @@
 /**
- * DAVIS J&F exactly as davis2017-evaluation computes it (DAVIS_EVAL_SPEC §1-3): region similarity
+ * DAVIS J&F exactly as davis2017-evaluation computes it (docs/davis-eval.md §1-3): region similarity
  * J (IoU, 1 for an empty union), boundary F (`_seg2bmap` boundaries, disk dilation with radius
  * `ceil(0.008·diag)`, precision/recall with the reference's empty-set conventions, no thinning),
  * and `db_statistics` (mean, strict recall > 0.5, decay over four inclusive bins). Plain JS over

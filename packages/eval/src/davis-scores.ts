@@ -1,5 +1,5 @@
 /**
- * davis2017-evaluation's semi-supervised protocol on label maps (DAVIS_EVAL_SPEC §4), without file
+ * davis2017-evaluation's semi-supervised protocol on label maps (docs/davis-eval.md §4), without file
  * access so Node and the browser app score identically: first and last frame dropped, objects
  * 1..max(first GT frame), J and F per object and frame (no void), M/R/D per object, global means
  * over all objects of all sequences.

@@ -1,6 +1,6 @@
 /**
  * DAVIS video object segmentation by label propagation, as the official evaluation
- * (SELFPATCH_SPEC §8; `eval_video_segmentation.py`):
+ * (docs/selfpatch.md §8; `eval_video_segmentation.py`):
  *
  *   A_i[q, s] = exp(⟨F̂_t[q], F̂_s^i[s]⟩ / τ) · M[q, s]      (features L2-normalised, τ = 0.1)
  *   stacked to [n·hw sources (context-major), hw queries]; per query, entries below its top-k-th

@@ -1,5 +1,5 @@
 /**
- * A whole video through the official propagation loop (SELFPATCH_SPEC §8): each frame decoded,
+ * A whole video through the official propagation loop (docs/selfpatch.md §8): each frame decoded,
  * put through the DAVIS frame transform, featurised by the backbone, propagated from the first
  * mask and the queue, and the label map returned at the frame's own size. One implementation for
  * the Node runners and the browser app, so both give the same masks on the same input.
@@ -9,7 +9,7 @@ import { ShapeError } from '@selfpatch/nn';
 import { davisEvalFrame, type RGBImage } from '@selfpatch/data';
 import type { DenseBackbone } from './backbone.js';
 import { maxObjectId, type Labels } from './davis-scores.js';
-import { oneHotLabels, resizeLabelsNearest, VideoPropagator, type VideoPropagationOptions } from './video-propagation.js';
+import { oneHotLabels, resizeLabelsNearest, VideoPropagator, type VideoPropagationOptions } from './video-propagator.js';
 
 export interface PropagateVideoOptions extends Omit<VideoPropagationOptions, 'patchSize'> {
   /** Frame short side (480, the official size). */

@@ -1,7 +1,7 @@
 // Builds generated/tfjs-gradients.cjs: tfjs-core's gradient registrations bundled for Node.
 // Why: under Node, `@tensorflow/tfjs-core` resolves to its CJS build, which registers no gradients,
 // and its ESM `register_all_gradients` cannot be loaded by Node (extensionless imports).
-// See shared/TFJS_NOTES.md §1.4. The engine and gradient registry are process globals, so the
+// See docs/tfjs-backends.md §1.4. The engine and gradient registry are process globals, so the
 // registrations made by this bundle's copy of the core are seen by the real one.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';

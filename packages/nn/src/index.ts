@@ -2,7 +2,7 @@
  * @selfpatch/nn — tensor building blocks on `@tensorflow/tfjs-core`.
  *
  * Importing this package registers tfjs-core's gradients (under Node they are otherwise missing,
- * TFJS_NOTES §1.4), so every package built on it can differentiate on every backend.
+ * docs/tfjs-backends.md §1.4), so every package built on it can differentiate on every backend.
  */
 import '#register-gradients';
 

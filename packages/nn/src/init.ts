@@ -1,5 +1,5 @@
 /**
- * Parameter initialisers with PyTorch semantics (SELFPATCH_SPEC §5 "Initialisation"), drawn from
+ * Parameter initialisers with PyTorch semantics (docs/selfpatch.md §5 "Initialisation"), drawn from
  * a seeded {@link Rng} so a run is reproducible. Values are not bit-identical to torch's RNG.
  */
 import * as tf from '@tensorflow/tfjs-core';

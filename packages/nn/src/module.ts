@@ -1,6 +1,6 @@
 /**
  * Module base class: owns `tf.Variable`s registered under their PyTorch `state_dict` keys
- * (DESIGN §2 "Names are the interface"), composes child modules by name, and loads/saves state
+ * (docs/architecture.md §2 "Names are the interface"), composes child modules by name, and loads/saves state
  * dicts with strict checking.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,5 +1,5 @@
 /**
- * Registers tfjs-core's gradient functions under Node (TFJS_NOTES §1.4).
+ * Registers tfjs-core's gradient functions under Node (docs/tfjs-backends.md §1.4).
  *
  * The CJS build that Node resolves for `@tensorflow/tfjs-core` registers no gradients, so
  * `tf.variableGrads` fails with "gradient function not found". The package build bundles

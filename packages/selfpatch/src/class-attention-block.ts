@@ -1,5 +1,5 @@
 /**
- * The class-attention block of the aggregation module (SELFPATCH_SPEC §2, official
+ * The class-attention block of the aggregation module (docs/selfpatch.md §2, official
  * `LayerScale_Block_CA`, which has no LayerScale parameter): updates a single token `t` attending
  * over itself and `X`; keys `norm1`, `attn.{q,k,v,proj}`, `norm2`, `mlp.{fc1,fc2}`.
  *

@@ -1,9 +1,9 @@
 /**
  * Gathers each patch's selected positives, `Y[b, n] = X[b, ids[b, n]]` → `[B·N, k, C]`
- * (SELFPATCH_SPEC §2 step 4: the un-normalised tokens, batch-major rows).
+ * (docs/selfpatch.md §2 step 4: the un-normalised tokens, batch-major rows).
  *
  * Forward: one `gather`. Backward: written with grid shifts and constant masks instead of gather's
- * gradient (UnsortedSegmentSum, missing on wasm and slow where present; TFJS_NOTES §2):
+ * gradient (UnsortedSegmentSum, missing on wasm and slow where present; docs/tfjs-backends.md §2):
  * `dX = Σ_offsets shift⁻¹(Σ_slots [offset(slot) = o] · dY_slot)`.
  */
 import * as tf from '@tensorflow/tfjs-core';

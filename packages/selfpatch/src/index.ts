@@ -1,5 +1,5 @@
 /**
- * @selfpatch/selfpatch — the paper's contribution (SELFPATCH_SPEC §2-4): neighbourhoods on any patch
+ * @selfpatch/selfpatch — the paper's contribution (docs/selfpatch.md §2-4): neighbourhoods on any patch
  * grid, positive matching, the aggregation module and the patch-level loss, for any backbone that
  * exposes a patch grid and any image-level objective.
  */

@@ -1,5 +1,5 @@
 /**
- * Patch neighbourhoods on an h×w grid (SELFPATCH_SPEC §2 step 1, §9 items 2 and 9).
+ * Patch neighbourhoods on an h×w grid (docs/selfpatch.md §2 step 1, §9 items 2 and 9).
  *
  * The official code precomputes tables for 14×14 and 6×6 grids only; here they are built for any
  * grid, square or not. For patch `n = r·w + c` the candidates are the cells at offsets

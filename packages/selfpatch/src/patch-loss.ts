@@ -1,5 +1,5 @@
 /**
- * The patch-level loss (SELFPATCH_SPEC §4 "Patch term"; paper Eq. 3): each crop's student patch
+ * The patch-level loss (docs/selfpatch.md §4 "Patch term"; paper Eq. 3): each crop's student patch
  * outputs against the teacher's aggregated-positive outputs of the *same* view,
  *
  *   L_patch = mean_i mean_{b,n} CE(softmax((t_i − c_p)/τ_t), s_i/τ_s)

@@ -1,5 +1,5 @@
 /**
- * Positive matching (SELFPATCH_SPEC §2 steps 2-3; paper §3.1): for each patch, the cosine
+ * Positive matching (docs/selfpatch.md §2 steps 2-3; paper §3.1): for each patch, the cosine
  * similarity to every candidate in its neighbourhood, and the top-k candidates as its positives.
  *
  * Similarities come from shifted copies of the normalised grid (one elementwise product per

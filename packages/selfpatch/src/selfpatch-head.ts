@@ -1,5 +1,5 @@
 /**
- * The aggregation module `SelfPatchHead` (`ca_head`; SELFPATCH_SPEC §2, paper §3.2).
+ * The aggregation module `SelfPatchHead` (`ca_head`; docs/selfpatch.md §2, paper §3.2).
  *
  * `Agg(X) = CA₁(X, CA₀(X, cls_token))` pools a set of tokens into one with two class-attention
  * blocks and a learned token.

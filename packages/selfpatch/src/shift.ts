@@ -1,5 +1,5 @@
 /**
- * Grid shifts with static slices (TFJS_NOTES §9: SelfPatch neighbours "via pad plus static slices"):
+ * Grid shifts with static slices (docs/tfjs-backends.md §9: SelfPatch neighbours "via pad plus static slices"):
  * `shiftGrid(x, dr, dc)[b, r, c] = x[b, r+dr, c+dc]`, wrapping around (torus) or zero outside
  * (clamp). Differentiable on every backend without gather.
  */

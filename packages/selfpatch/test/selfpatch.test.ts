@@ -153,7 +153,7 @@ test('teacher and student head passes with backward leak no tensors (cpu and was
   }
 });
 
-test('patch loss and its gradient follow SELFPATCH_SPEC §4; the center is a patch-count-weighted mean', async () => {
+test('patch loss and its gradient follow docs/selfpatch.md §4; the center is a patch-count-weighted mean', async () => {
   await use('cpu');
   const s = [randTokens(2, 4, 5, 1), randTokens(2, 2, 5, 2)];
   const t = [randTokens(2, 4, 5, 3), randTokens(2, 2, 5, 4)];

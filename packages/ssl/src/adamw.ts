@@ -1,5 +1,5 @@
 /**
- * AdamW as `torch.optim.AdamW` (torch 1.13, `_single_tensor_adamw`; SELFPATCH_SPEC §5 step 6):
+ * AdamW as `torch.optim.AdamW` (torch 1.13, `_single_tensor_adamw`; docs/selfpatch.md §5 step 6):
  *
  *   t += 1;  θ ← θ(1 − lr·wd);  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
  *   θ ← θ − (lr/(1−β1ᵗ)) · m / (√v/√(1−β2ᵗ) + ε)

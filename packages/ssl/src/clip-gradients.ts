@@ -1,5 +1,5 @@
 /**
- * Per-parameter gradient clipping as `utils.clip_gradients` (SELFPATCH_SPEC §5 step 4; not a
+ * Per-parameter gradient clipping as `utils.clip_gradients` (docs/selfpatch.md §5 step 4; not a
  * global-norm clip): for each gradient, `ν = ‖g‖₂`; if `clip/(ν + 1e-6) < 1`, `g ← g·clip/(ν + 1e-6)`.
  * Returns the pre-clip norms (the reference calls them `param_norms`).
  */
@@ -42,7 +42,7 @@ export function cancelLastLayerGradients(grads: Map<string, tf.Tensor | null>, e
 }
 
 /**
- * Global-norm clipping as `torch.nn.utils.clip_grad_norm_` (MoBY's optimizer, SWIN_MOBY_SPEC §2):
+ * Global-norm clipping as `torch.nn.utils.clip_grad_norm_` (MoBY's optimizer, docs/swin-moby.md §2):
  * `ν = √Σ‖g‖²`; if `max/(ν + 1e-6) < 1` every gradient is scaled by it. Returns ν.
  */
 export function clipGradNorm(grads: Map<string, tf.Tensor | null>, maxNorm: number): number {

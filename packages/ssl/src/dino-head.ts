@@ -1,5 +1,5 @@
 /**
- * DINO projection head (SELFPATCH_SPEC §3; DINO `DINOHead`): an MLP `C → hidden → hidden →
+ * DINO projection head (docs/selfpatch.md §3; DINO `DINOHead`): an MLP `C → hidden → hidden →
  * bottleneck` with GELU (BatchNorm optional), L2 normalisation, then a weight-normalised linear
  * layer without bias. Keys: `mlp.{0,2,4}` (with BN: `mlp.{0,1,3,4,6}`), `last_layer.weight_g
  * [out, 1]`, `last_layer.weight_v [out, bottleneck]`; with `nlayers = 1`, `mlp.weight/bias`.

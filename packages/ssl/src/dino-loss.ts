@@ -1,5 +1,5 @@
 /**
- * DINO loss with SelfPatch's patch term (SELFPATCH_SPEC §4):
+ * DINO loss with SelfPatch's patch term (docs/selfpatch.md §4):
  *
  *   q_i = softmax((t_cls_i − c)/τ_t),  Q_v = softmax((t_patch_v − c_p)/τ_t)      (no gradient)
  *   L_cls   = mean over pairs (i global, v ≠ i) of mean_b CE(q_i, s_cls_v/τ_s)

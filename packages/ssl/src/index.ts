@@ -1,5 +1,5 @@
 /**
- * @selfpatch/ssl — image-level objectives and the training step (SELFPATCH_SPEC §3-5).
+ * @selfpatch/ssl — image-level objectives and the training step (docs/selfpatch.md §3-5).
  */
 export { DINOHead, type DINOHeadOptions } from './dino-head.js';
 export { DINOLoss, type DINOLossOptions, type DINOTargets, type LossTerms } from './dino-loss.js';

@@ -1,6 +1,6 @@
 /**
  * MoBY + SelfPatch on a grid encoder (Swin) — our design; the official SelfPatch code has no such
- * combination (SWIN_MOBY_SPEC §3):
+ * combination (docs/swin-moby.md §3):
  *
  * - Patch grid: the encoder's last-stage tokens after the final norm (`forwardFeatures`; 7×7 for
  *   Swin-T at 224, each token covering 32×32 px). The pooled MoBY feature is their mean, so one

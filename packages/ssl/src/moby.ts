@@ -1,5 +1,5 @@
 /**
- * MoBY (SWIN_MOBY_SPEC §2): an online branch encoder → projector → predictor and a momentum target
+ * MoBY (docs/swin-moby.md §2): an online branch encoder → projector → predictor and a momentum target
  * branch encoder_k → projector_k, a symmetric contrastive loss against two queues of past target
  * keys. Keys as the official `MoBY` module: `encoder.*`, `encoder_k.*`, `projector.*`,
  * `projector_k.*`, `predictor.*`, `queue1`, `queue2`, `queue_ptr`.

@@ -1,5 +1,5 @@
 /**
- * Parameter groups of the official optimizer (SELFPATCH_SPEC §5 "Parameter groups"): group 0 holds
+ * Parameter groups of the official optimizer (docs/selfpatch.md §5 "Parameter groups"): group 0 holds
  * trainable parameters with ≥ 2 dims whose name does not end in `.bias` (weight-decayed, including
  * `pos_embed`, `cls_token` and a trainable `last_layer.weight_g [out, 1]`); group 1 holds biases
  * and every 1-D parameter (no weight decay). Frozen parameters are in neither.

@@ -1,5 +1,5 @@
 /**
- * Schedules of the official training loop (SELFPATCH_SPEC §4 "Teacher temperature", §5
+ * Schedules of the official training loop (docs/selfpatch.md §4 "Teacher temperature", §5
  * "Schedules"), in float64 like the reference's numpy arrays.
  */
 import { ConfigError } from '@selfpatch/nn';

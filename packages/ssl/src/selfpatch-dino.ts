@@ -1,6 +1,6 @@
 /**
  * The SelfPatch training network (official `MultiCropWrapper` with a ViT, `SelfPatchHead` and two
- * DINO heads; SELFPATCH_SPEC §3 "Wrapper"): `h = ca_head(backbone(x), loc)`, then
+ * DINO heads; docs/selfpatch.md §3 "Wrapper"): `h = ca_head(backbone(x), loc)`, then
  * `c_head(h[:, :1])` → `[B, 1, K]` and `p_head(h[:, 1:])` → `[B, N, Kp]`.
  * Keys: `backbone.*`, `ca_head.*`, `c_head.*`, `p_head.*`.
  *

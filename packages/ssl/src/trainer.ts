@@ -1,5 +1,5 @@
 /**
- * One DINO + SelfPatch training iteration (SELFPATCH_SPEC §5 "One iteration"; DESIGN §3):
+ * One DINO + SelfPatch training iteration (docs/selfpatch.md §5 "One iteration"; docs/architecture.md §3):
  *
  *   teacher(all crops, loc=true)  [no tape; blocks tidied]  → targets with the current centers
  *   student(all crops, loc=false) in micro-batches, each `variableGrads` of its share of the loss,
@@ -9,7 +9,7 @@
  *   freeze_last_layer) → AdamW (lr, wd from the schedules) → EMA teacher → update centers.
  *
  * Memory: only one micro-batch's graph is taped at a time, which keeps a ViT-Ti multi-crop step
- * inside wasm's 4 GB heap (TFJS_NOTES §7).
+ * inside wasm's 4 GB heap (docs/tfjs-backends.md §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
@@ -250,7 +250,7 @@ export class Trainer {
    */
   step(crops: tf.Tensor4D[], it: number, hooks: StepHooks = {}): StepResult {
     // Each layer runs once per micro-batch and crop group while its weights change once per step:
-    // the layers keep their transposed weights for the step (TFJS_NOTES §3, per-kernel costs).
+    // the layers keep their transposed weights for the step (docs/tfjs-backends.md §3, per-kernel costs).
     return withWeightCache(() => this.runStep(crops, it, hooks));
   }
 

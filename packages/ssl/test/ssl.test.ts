@@ -64,7 +64,7 @@ test('micro-batched student steps equal the single-graph step (cpu and wasm)', a
       tf.dispose(c);
     }
     // Attention key biases have zero true gradient: AdamW turns their rounding noise into
-    // lr-sized updates (SELFPATCH_SPEC §9.15), so they are compared outside that part only.
+    // lr-sized updates (docs/selfpatch.md §9), so they are compared outside that part only.
     const pa = new Map(whole.student.namedParameters());
     for (const [name, v] of micro.student.namedParameters()) {
       if (name.endsWith('attn.k.bias')) continue;

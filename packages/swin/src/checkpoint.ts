@@ -1,5 +1,5 @@
 /**
- * Loading Swin weights as the official code writes them (SWIN_MOBY_SPEC §1): bare state dicts,
+ * Loading Swin weights as the official code writes them (docs/swin-moby.md §1): bare state dicts,
  * MoBY training checkpoints (`model` → `encoder.*` / `encoder_k.*`), `module.`-prefixed DDP keys,
  * `.pth` or safetensors. The architecture is read off the weights; the derived buffers
  * (`relative_position_index`, `attn_mask`) are rebuilt for the input size, not loaded.

@@ -1,4 +1,4 @@
-/** Swin configurations (SWIN_MOBY_SPEC §1). */
+/** Swin configurations (docs/swin-moby.md §1). */
 import { ConfigError } from '@selfpatch/nn';
 
 export interface SwinConfig {

@@ -1,6 +1,6 @@
 /**
  * @selfpatch/swin — Swin Transformer backbones with parity to the official Swin/MoBY code
- * (SWIN_MOBY_SPEC §1).
+ * (docs/swin-moby.md §1).
  */
 export { SwinTransformer, type SwinFeatures } from './swin-transformer.js';
 export { SwinBlock, effectiveWindow, type SwinBlockOptions } from './swin-block.js';

@@ -1,5 +1,5 @@
 /**
- * Patch merging (SWIN_MOBY_SPEC §1): channels concatenated in the official order
+ * Patch merging (docs/swin-moby.md §1): channels concatenated in the official order
  * (even row, even col), (odd row, even col), (even row, odd col), (odd, odd), then LayerNorm(4C)
  * and `reduction` Linear(4C → 2C, no bias). Odd sizes are zero-padded at the bottom/right.
  */

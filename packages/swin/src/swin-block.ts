@@ -1,5 +1,5 @@
 /**
- * Swin block (SWIN_MOBY_SPEC §1 "Block", "Shifted windows", "Small-resolution rule"):
+ * Swin block (docs/swin-moby.md §1 "Block", "Shifted windows", "Small-resolution rule"):
  * `x = x + DropPath(WMSA(LN1(x)))`, `x = x + DropPath(MLP(LN2(x)))`, the attention in (shifted)
  * windows. Keys `norm1`, `attn.*`, `norm2`, `mlp.*`, and for shifted blocks the buffer `attn_mask`
  * at the configured resolution.

@@ -1,5 +1,5 @@
 /**
- * Swin Transformer backbone (SWIN_MOBY_SPEC §1) with the official keys: `patch_embed.proj`,
+ * Swin Transformer backbone (docs/swin-moby.md §1) with the official keys: `patch_embed.proj`,
  * `patch_embed.norm`, `layers.i.blocks.j.*`, `layers.i.downsample.*`, `norm`. `forward` gives the
  * pooled feature (mean of the normed last-stage tokens), what MoBY uses; `forwardFeatures` the
  * last-stage token grid (for SelfPatch and dense evaluation); `getIntermediateLayers` the stage

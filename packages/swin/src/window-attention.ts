@@ -1,5 +1,5 @@
 /**
- * Window multi-head self-attention with relative position bias (SWIN_MOBY_SPEC §1): keys `qkv`,
+ * Window multi-head self-attention with relative position bias (docs/swin-moby.md §1): keys `qkv`,
  * `proj`, `relative_position_bias_table [(2ws−1)², nH]`, buffer `relative_position_index`.
  * `q` is scaled before `q kᵀ`, then bias and (shifted windows) mask are added, as the reference.
  * The bias lookup is a one-hot matMul (differentiable without gather). The core runs through nn's

@@ -1,5 +1,5 @@
 /**
- * Window geometry of Swin (SWIN_MOBY_SPEC §1 "Window attention", "Relative position bias",
+ * Window geometry of Swin (docs/swin-moby.md §1 "Window attention", "Relative position bias",
  * "Shifted windows"): partition/reverse with one 4-D transpose each (the reference's 6-D permute
  * is slow on wasm), the relative-position index, and the −100 shift mask, all for any padded size.
  */

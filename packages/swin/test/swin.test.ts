@@ -8,7 +8,7 @@ import { SwinTransformer, swinTiny, windowPartition, windowReverse, shiftMask, r
 
 const small = (o = {}) => swinTiny({ embedDim: 8, depths: [2, 2, 2], numHeads: [2, 2, 4], imgSize: 112, ...o });
 
-test('Swin-T preset: 27,519,354 parameters (SWIN_MOBY_SPEC §1), keys as the official state dict', async () => {
+test('Swin-T preset: 27,519,354 parameters (docs/swin-moby.md §1), keys as the official state dict', async () => {
   await use('cpu');
   const swin = new SwinTransformer(swinTiny());
   assert.equal(swin.numParameters(), 27519354);

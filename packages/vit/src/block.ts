@@ -1,5 +1,5 @@
 /**
- * Pre-norm transformer block (SELFPATCH_SPEC §1 "Transformer block"), keys `norm1`, `attn.qkv`,
+ * Pre-norm transformer block (docs/selfpatch.md §1 "Transformer block"), keys `norm1`, `attn.qkv`,
  * `attn.proj`, `norm2`, `mlp.fc1`, `mlp.fc2`:
  * `x = x + DropPath(attn(LN1(x)));  x = x + DropPath(mlp(LN2(x)))`.
  */

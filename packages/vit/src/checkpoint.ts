@@ -1,5 +1,5 @@
 /**
- * Loading and exporting ViT weights as PyTorch writes them (SELFPATCH_SPEC §7, §8): whole training
+ * Loading and exporting ViT weights as PyTorch writes them (docs/selfpatch.md §7, §8): whole training
  * checkpoints `{student, teacher, optimizer, epoch, args, ...}` or bare state dicts, keys with or
  * without `module.` (DDP) and `backbone.` (MultiCropWrapper) prefixes, `.pth` or safetensors.
  */

@@ -1,5 +1,5 @@
 /**
- * ViT configurations and presets (SELFPATCH_SPEC §1 table; DINO's `vision_transformer.py`).
+ * ViT configurations and presets (docs/selfpatch.md §1 table; DINO's `vision_transformer.py`).
  */
 import { ConfigError } from '@selfpatch/nn';
 

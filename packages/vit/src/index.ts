@@ -1,6 +1,6 @@
 /**
  * @selfpatch/vit — Vision Transformer backbones with exact parity to the official SelfPatch and
- * DINO code (SELFPATCH_SPEC §1).
+ * DINO code (docs/selfpatch.md §1).
  */
 export { VisionTransformer, type VitOptions, type PreparedTokens } from './vision-transformer.js';
 export { Block, type BlockOptions } from './block.js';

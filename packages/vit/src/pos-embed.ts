@@ -1,5 +1,5 @@
 /**
- * Position-embedding interpolation exactly as the official code (SELFPATCH_SPEC §1 "Position
+ * Position-embedding interpolation exactly as the official code (docs/selfpatch.md §1 "Position
  * embedding"): `F.interpolate(mode='bicubic', scale_factor=((h+0.1)/g, (w+0.1)/g))` on the g×g
  * grid. PyTorch samples source coordinate `(o + 0.5)/s − 0.5` with the *given* scale factor (not
  * in/out: a ratio computed from sizes is off by up to 0.33 on real weights), Keys cubic A = −0.75,

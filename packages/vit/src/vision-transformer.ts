@@ -1,5 +1,5 @@
 /**
- * Vision Transformer in the two layouts the project meets (SELFPATCH_SPEC §1): the SelfPatch
+ * Vision Transformer in the two layouts the project meets (docs/selfpatch.md §1): the SelfPatch
  * backbone (no CLS, no final norm; `forward` = last-block tokens) and the DINO backbone of public
  * checkpoints (CLS + final norm; `forward` = normed CLS). Keys match the official state dicts
  * (`patch_embed.proj.*`, `pos_embed`, `cls_token`, `blocks.i.*`, `norm.*`); the SelfPatch

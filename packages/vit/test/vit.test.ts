@@ -5,7 +5,7 @@ import { Rng, StateDictError, tensorToRaw, type RawTensor } from '@selfpatch/nn'
 import { BACKENDS, use } from '@selfpatch/backend/testing';
 import { VisionTransformer, vitConfig, inferVitConfig, vitStateDictFrom, patchify, interpolatePosEmbed } from '../src/index.js';
 
-test('parameter counts match the SELFPATCH_SPEC table (SelfPatch layout)', async () => {
+test('parameter counts match docs/selfpatch.md §1 (SelfPatch layout)', async () => {
   await use('cpu');
   for (const [arch, millions] of [['vit_tiny', 5.52], ['vit_small', 21.66]] as const) {
     const vit = new VisionTransformer(vitConfig(arch));

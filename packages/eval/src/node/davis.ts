@@ -1,5 +1,5 @@
 /**
- * DAVIS semi-supervised evaluation end to end (SELFPATCH_SPEC §8, DAVIS_EVAL_SPEC §4-5):
+ * DAVIS semi-supervised evaluation end to end (docs/selfpatch.md §8, docs/davis-eval.md §4-5):
  * propagate each sequence's first mask with a backbone, write indexed palette PNGs like the
  * official `imwrite_indexed`, then score them like `davis2017-evaluation` (first and last frame
  * dropped, J and F per object and frame, M/R/D per object, plain means over all objects) and write

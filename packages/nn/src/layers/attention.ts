@@ -1,8 +1,8 @@
 /**
- * Multi-head self-attention with PyTorch's fused-qkv layout (SELFPATCH_SPEC §1 "MHSA"):
+ * Multi-head self-attention with PyTorch's fused-qkv layout (docs/selfpatch.md §1 "MHSA"):
  * `qkv.weight [3C, C]` whose output channels are `[q | k | v]`, head `j` owning `[jD, (j+1)D)`
  * within each; `proj` C→C. The rank-5 reshape/permute of the reference is replaced by one 4-D
- * transpose and a split (TFJS_NOTES §3: 5-D transposes are slow on wasm).
+ * transpose and a split (docs/tfjs-backends.md §3: 5-D transposes are slow on wasm).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';

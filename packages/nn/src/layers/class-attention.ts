@@ -1,5 +1,5 @@
 /**
- * Class attention (CaiT; SELFPATCH_SPEC §2): a single class token attends over itself and the
+ * Class attention (CaiT; docs/selfpatch.md §2): a single class token attends over itself and the
  * other tokens. Keys `q`, `k`, `v`, `proj` (all C→C with bias). The query is scaled by `D^-½`
  * before the product, as the reference does.
  */

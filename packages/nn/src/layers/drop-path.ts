@@ -1,5 +1,5 @@
 /**
- * Stochastic depth (timm `DropPath`; SELFPATCH_SPEC §1): in training, each sample's residual
+ * Stochastic depth (timm `DropPath`; docs/selfpatch.md §1): in training, each sample's residual
  * branch is zeroed with probability `rate` and kept ones are scaled by `1/(1−rate)`. Identity in
  * eval mode or at rate 0. Masks come from a seeded {@link Rng} so runs are reproducible.
  */

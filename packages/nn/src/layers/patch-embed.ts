@@ -1,8 +1,8 @@
 /**
- * Patch embedding, `Conv2d(3→C, kernel P, stride P)` (SELFPATCH_SPEC §1; Swin's patch partition),
+ * Patch embedding, `Conv2d(3→C, kernel P, stride P)` (docs/selfpatch.md §1; Swin's patch partition),
  * computed as patchify +
  * one 2-D matMul with `proj.weight.reshape(C, 3P²)`: faster than a conv on wasm and trainable
- * there (wasm has no Conv2DBackpropFilter, TFJS_NOTES §2). Remainder rows/columns are dropped,
+ * there (wasm has no Conv2DBackpropFilter, docs/tfjs-backends.md §2). Remainder rows/columns are dropped,
  * as the strided conv does. The patchify uses only 4-D transposes (5-D ones are slow on wasm).
  */
 import * as tf from '@tensorflow/tfjs-core';

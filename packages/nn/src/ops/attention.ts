@@ -1,7 +1,7 @@
 /**
- * Scaled dot-product attention cores, written per backend behind one API (DESIGN §5):
+ * Scaled dot-product attention cores, written per backend behind one API (docs/architecture.md §5):
  * on wasm a loop of 2-D matMuls per (batch·head) slice keeps every product on XNNPACK
- * (TFJS_NOTES §3: batched or flagged matMuls fall back to a scalar loop); elsewhere one batched
+ * (docs/tfjs-backends.md §3: batched or flagged matMuls fall back to a scalar loop); elsewhere one batched
  * matMul. Both compute `softmax(q kᵀ · scale) v` with the scale applied to the scores, as the
  * official `Attention` does.
  *
@@ -172,7 +172,7 @@ const fusedBiasedAttention = fusedAttentionOp(true);
  * `softmax(q kᵀ · scale + bias[s mod G]) v` over `[BH, N, D]` slices with an additive score bias
  * `[G, Nq, Nk]` (G divides BH): Swin's relative position bias per head (G = heads), with the
  * shifted-window mask folded in (G = windows · heads). Differentiable in all four inputs. On wasm
- * one SIMD kernel each way; tfjs-wasm would run the batched products as a scalar loop (TFJS_NOTES §3).
+ * one SIMD kernel each way; tfjs-wasm would run the batched products as a scalar loop (docs/tfjs-backends.md §3).
  *
  * @example
  * ```ts

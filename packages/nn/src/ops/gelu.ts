@@ -1,5 +1,5 @@
 /**
- * Exact GELU, `0.5·x·(1 + erf(x/√2))` (PyTorch `nn.GELU()` default; SELFPATCH_SPEC §1), with a
+ * Exact GELU, `0.5·x·(1 + erf(x/√2))` (PyTorch `nn.GELU()` default; docs/selfpatch.md §1), with a
  * hand-written gradient `Φ(x) + x·φ(x)` that costs one exp instead of the stock chain.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,6 @@
 /**
  * Matrix products whose forward and backward passes stay on XNNPACK's fast path on wasm
- * (TFJS_NOTES §3, §8.1): 2-D operands, no transpose flags; gradients use explicit transposes.
+ * (docs/tfjs-backends.md §3, §8.1): 2-D operands, no transpose flags; gradients use explicit transposes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';

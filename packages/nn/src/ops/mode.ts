@@ -1,7 +1,7 @@
 /**
  * Ops mode, for benchmarks only: `tuned` (default) is the wasm-friendly formulation; `naive`
  * runs the same modules the straightforward tfjs way (transpose-flag matMuls with stock
- * gradients, batched attention, stock GELU gradient), the baseline TFJS_NOTES §4 measures.
+ * gradients, batched attention, stock GELU gradient), the baseline docs/tfjs-backends.md §4 measures.
  */
 export type OpsMode = 'tuned' | 'naive';
 

@@ -1,5 +1,5 @@
 /**
- * The official video-segmentation loop around label propagation (SELFPATCH_SPEC §8 "Loop";
+ * The official video-segmentation loop around label propagation (docs/selfpatch.md §8 "Loop";
  * `eval_video_segmentation.py`): the first frame's features and one-hot mask stay in the context;
  * a FIFO holds the last `n_last_frames` (features, soft mask) pairs; each new frame is propagated
  * from `[first] + queue`, pushed (low-resolution, un-normalised soft mask), then upsampled ×P
