@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { globalRng, type Backbone, type Rng } from '@selfpatch/nn';
-import { patchCrossEntropy, patchTargets, SelfPatchHead, updatePatchCenter, type MatchingOptions, type PositiveMatches } from '@selfpatch/selfpatch';
+import { patchLoss, SelfPatchHead, updatePatchCenter, type MatchingOptions, type PositiveMatches } from '@selfpatch/selfpatch';
 import { DINOHead } from './dino-head.js';
 import { emaUpdate } from './ema.js';
 import { MoBY, normalize, type MoBYOptions } from './moby.js';
@@ -118,13 +118,8 @@ export class MoBYSelfPatch extends MoBY {
     const image = super.lossFrom(o1, o2, t1, t2, terms);
     const p = this.patchOptions;
     const center = this.buffer('patch_center');
-    const patch = tf.div(
-      tf.add(
-        patchCrossEntropy(o1.patch as tf.Tensor3D, patchTargets(t1.patch as tf.Tensor3D, center, p.teacherTemp), p.studentTemp),
-        patchCrossEntropy(o2.patch as tf.Tensor3D, patchTargets(t2.patch as tf.Tensor3D, center, p.teacherTemp), p.studentTemp),
-      ),
-      2,
-    );
+    // SelfPatch's patch term over the two views, each against its own target view.
+    const patch = patchLoss([o1.patch as tf.Tensor3D, o2.patch as tf.Tensor3D], [t1.patch as tf.Tensor3D, t2.patch as tf.Tensor3D], center, { studentTemp: p.studentTemp, teacherTemp: p.teacherTemp });
     terms.set('patch', patch.dataSync()[0] as number);
     return tf.add(image, tf.mul(patch, p.patchWeight)) as tf.Scalar;
   }
