@@ -6,11 +6,11 @@
  * intact; older ones beyond `keep_last` are removed only after the new one is in place, and only
  * intact ones count (see {@link pruneCheckpoints}).
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointFormatError, type RawTensor } from '@selfpatch/nn';
 import { detectFormat, parseSafetensors, parseSafetensorsHeader, serializeSafetensors } from '@selfpatch/checkpoint';
-import { writeFileAtomic } from '@selfpatch/checkpoint/node';
+import { readCheckpointBytes, writeFileAtomic } from '@selfpatch/checkpoint/node';
 import type { LoaderState } from '@selfpatch/data';
 import type { TrainConfig } from './config.js';
 import type { JobState } from './jobs.js';
@@ -115,12 +115,7 @@ export function listCheckpoints(out: string): string[] {
 }
 
 export function readTrainCheckpoint(path: string): TrainCheckpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CheckpointFormatError(path, `cannot read file (${(err as Error).message})`);
-  }
+  const bytes = readCheckpointBytes(path);
   if (detectFormat(bytes, path) === 'pth') {
     throw new CheckpointFormatError(path, "a PyTorch file, not a selfpatch-train checkpoint (runs/<name>/checkpoints/checkpoint-*.safetensors); the eval and infer tools load .pth backbones");
   }

@@ -66,13 +66,16 @@ export function removeStaleTemps(dir: string): string[] {
   return removed;
 }
 
-/** Reads and parses a `.pth` or safetensors file. */
-export function readCheckpointFile(path: string): unknown {
-  let bytes: Uint8Array;
+/** A checkpoint file's bytes, or a `CheckpointFormatError` naming the file when it cannot be read. */
+export function readCheckpointBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (err) {
     throw new CheckpointFormatError(path, `cannot read file (${(err as Error).message})`);
   }
-  return parseCheckpoint(bytes, path);
+}
+
+/** Reads and parses a `.pth` or safetensors file. */
+export function readCheckpointFile(path: string): unknown {
+  return parseCheckpoint(readCheckpointBytes(path), path);
 }

@@ -1,6 +1,5 @@
 /** Backbone loading from a file path (Node). */
-import { readFileSync } from 'node:fs';
-import { CheckpointFormatError } from '@selfpatch/nn';
+import { readCheckpointBytes } from '@selfpatch/checkpoint/node';
 import { loadBackbone, type DenseBackbone, type LoadBackboneOptions } from '../backbone.js';
 
 /**
@@ -12,11 +11,5 @@ import { loadBackbone, type DenseBackbone, type LoadBackboneOptions } from '../b
  * ```
  */
 export function loadBackboneFile(path: string, options: LoadBackboneOptions = {}): DenseBackbone {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CheckpointFormatError(path, `cannot read file (${(err as Error).message})`);
-  }
-  return loadBackbone(bytes, path, options);
+  return loadBackbone(readCheckpointBytes(path), path, options);
 }
