@@ -13,7 +13,7 @@ import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { uninstallWasmKernels } from '@selfpatch/backend';
 import { VisionTransformer, vitConfig, type VitArch } from '@selfpatch/vit';
-import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
+import { DINOLoss, SelfPatchDINO, DINOTrainer, cosineSchedule } from '@selfpatch/ssl';
 import { median } from './stats.js';
 
 const [threadsS, mode, ...args] = process.argv.slice(2) as [string, string, ...string[]];
@@ -66,7 +66,7 @@ function makeTrainer(arch: VitArch, nCrops: number, total: number, micro: number
   teacher.loadStateDict(student.stateDict());
   const loss = new DINOLoss({ outDim, patchOutDim, ncrops: nCrops, nepochs: total });
   const schedules = { lr: cosineSchedule(5e-4, 1e-6, total, 1), wd: cosineSchedule(0.04, 0.4, total, 1), momentum: cosineSchedule(0.996, 1, total, 1) };
-  return { student, trainer: new Trainer({ student, teacher, loss, schedules, niterPerEpoch: 1, microBatch: micro > 0 ? micro : undefined }) };
+  return { student, trainer: new DINOTrainer({ student, teacher, loss, schedules, niterPerEpoch: 1, microBatch: micro > 0 ? micro : undefined }) };
 }
 
 function makeCrops(batch: number, nLocal: number): tf.Tensor4D[] {

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { SwinTransformer, swinTiny } from '@selfpatch/swin';
-import { AdamW, MoBYSelfPatch, clipGradNorm, cosineSchedule, paramGroups } from '@selfpatch/ssl';
+import { MoBYSelfPatch, MoBYTrainer, cosineSchedule } from '@selfpatch/ssl';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const davis = resolve(process.env.SELFPATCH_DAVIS_DIR ?? join(here, '..', '..', 'shared', 'data', 'davis2016-sample', 'DAVIS'));
@@ -74,9 +74,7 @@ async function run(patchWeight: number): Promise<{ losses: number[]; patch: numb
     patchWeight,
     rng: new Rng(2),
   });
-  const opt = new AdamW();
-  const groups = paramGroups(model.onlineParameters());
-  const lr = cosineSchedule(1e-3, 1e-5, 1, steps, 0.1);
+  const trainer = new MoBYTrainer({ model, lr: cosineSchedule(1e-3, 1e-5, 1, steps, 0.1), weightDecay: 0.05, niterPerEpoch: steps, clipGrad: 5 });
   const losses: number[] = [];
   const patch: number[] = [];
   const t0 = performance.now();
@@ -84,19 +82,14 @@ async function run(patchWeight: number): Promise<{ losses: number[]; patch: numb
     const pick = Array.from({ length: batch }, () => frames[rng.int(frames.length)] as (typeof frames)[number]);
     const v1 = tf.stack(pick.map((f) => view(rng, f))) as tf.Tensor4D;
     const v2 = tf.stack(pick.map((f) => view(rng, f))) as tf.Tensor4D;
-    const r = model.step(v1, v2, s, steps);
-    if (!Number.isFinite(r.loss)) throw new Error(`non-finite loss at step ${s}`);
-    const grads = new Map<string, tf.Tensor | null>(r.grads);
-    clipGradNorm(grads, 5);
-    opt.step([{ params: groups.regularized, lr: lr[s] as number, weightDecay: 0.05 }, { params: groups.notRegularized, lr: lr[s] as number, weightDecay: 0 }], grads);
-    tf.dispose([...grads.values()].filter((g): g is tf.Tensor => g !== null));
+    const r = trainer.step([v1, v2], s);
     tf.dispose([v1, v2]);
     losses.push(r.loss);
-    patch.push(r.terms.get('patch') as number);
+    patch.push(r.terms.patch as number);
     if (s % 10 === 0) console.error(`λ=${patchWeight} step ${s}: loss ${r.loss.toFixed(4)} (patch ${patch[s]?.toFixed(4)})`);
   }
   const msPerStep = (performance.now() - t0) / steps;
-  opt.dispose();
+  trainer.dispose();
   model.dispose();
   return { losses, patch, msPerStep };
 }

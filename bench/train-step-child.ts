@@ -4,24 +4,22 @@
  * median ms/step, wasm heap, tensor counts after each timed step.
  *
  *   train-step-child.ts MODE BATCH LOCAL STEPS [MICRO]
- *   MODE: tuned (micro-batched student) | naive (stock tfjs ops and kernels, single graph)
+ *   MODE: tuned (micro-batched student, fused kernels) | naive (stock tfjs-wasm kernels, one taped graph)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@selfpatch/backend';
-import { Rng, setOpsMode } from '@selfpatch/nn';
+import { Rng } from '@selfpatch/nn';
 import { uninstallWasmKernels } from '@selfpatch/backend';
 import { vitConfig } from '@selfpatch/vit';
-import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
+import { DINOLoss, SelfPatchDINO, DINOTrainer, cosineSchedule } from '@selfpatch/ssl';
 
 const [mode, batchS, localS, stepsS, microS] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const batch = Number(batchS);
 const nLocal = Number(localS);
 const steps = Number(stepsS);
 await initBackend('wasm');
-if (mode === 'naive') {
-  setOpsMode('naive');
-  uninstallWasmKernels();
-}
+// The baseline drops everything this project adds on wasm: fused kernels, and micro-batching.
+if (mode === 'naive') uninstallWasmKernels();
 const cfg = { backbone: vitConfig('vit_tiny', { dropPathRate: 0.1 }), outDim: 65536, patchOutDim: 4096 };
 const rng = new Rng(0);
 const student = new SelfPatchDINO(cfg, rng);
@@ -31,7 +29,7 @@ const ncrops = 2 + nLocal;
 const total = steps + 2;
 const loss = new DINOLoss({ outDim: 65536, patchOutDim: 4096, ncrops, nepochs: total });
 const schedules = { lr: cosineSchedule(5e-4, 1e-6, total, 1), wd: cosineSchedule(0.04, 0.4, total, 1), momentum: cosineSchedule(0.996, 1, total, 1) };
-const trainer = new Trainer({
+const trainer = new DINOTrainer({
   student,
   teacher,
   loss,

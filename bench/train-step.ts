@@ -1,7 +1,7 @@
 /**
  * Benchmark: one DINO+SelfPatch training step (ViT-Ti/16, official heads 65536/4096, 2×224 + 8×96
  * crops) on tfjs-wasm, tuned (wasm-friendly ops, micro-batched student) against the same step
- * written naively in tfjs (stock matMul gradients and kernels, one graph) measured in the same run.
+ * on stock tfjs-wasm kernels (no fused kernels, one taped graph) measured in the same run.
  * Each measurement is its own process, interleaved per round; medians reported.
  *
  *   node --conditions=source --import tsx bench/train-step.ts
@@ -41,7 +41,7 @@ function run(args: string[]): Result | { error: string } {
 const cases = [
   { name: `tuned b${batch} (micro-batch ${micro})`, args: ['tuned', String(batch), String(nLocal), String(steps), String(micro)] },
   { name: `tuned b${baseBatch} (micro-batch ${micro})`, args: ['tuned', String(baseBatch), String(nLocal), String(steps), String(micro)] },
-  { name: `naive b${baseBatch} (single graph, stock ops)`, args: ['naive', String(baseBatch), String(nLocal), String(steps)] },
+  { name: `naive b${baseBatch} (single graph, stock kernels)`, args: ['naive', String(baseBatch), String(nLocal), String(steps)] },
 ];
 const results: Record<string, Array<Result | { error: string }>> = {};
 for (let r = 0; r < rounds; r++) {

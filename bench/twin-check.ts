@@ -1,6 +1,6 @@
 /**
  * The torch-twin check of bench/suite.ts, tfjs side: a small SelfPatch DINO (ViT-Ti width, depth 2,
- * small heads, drop-path 0) runs two Trainer iterations on fixed crops (2×224 + 2×96, batch 2).
+ * small heads, drop-path 0) runs two DINOTrainer iterations on fixed crops (2×224 + 2×96, batch 2).
  * Writes the initial weights and the crops as .pth for bench/py/selfpatch_step.py `check`, which
  * must reproduce both losses: the first checks the forward and the loss, the second the clip,
  * last-layer freeze, AdamW, EMA and center updates.
@@ -14,7 +14,7 @@ import { Rng } from '@selfpatch/nn';
 import { serializePth } from '@selfpatch/checkpoint';
 import { tensorToRaw } from '@selfpatch/nn';
 import { vitConfig } from '@selfpatch/vit';
-import { DINOLoss, SelfPatchDINO, Trainer, cosineSchedule } from '@selfpatch/ssl';
+import { DINOLoss, SelfPatchDINO, DINOTrainer, cosineSchedule } from '@selfpatch/ssl';
 
 const [weightsPath, inputsPath] = process.argv.slice(2) as [string, string];
 await initBackend('wasm');
@@ -41,7 +41,7 @@ writeFileSync(inputsPath, serializePth(inputs));
 
 const loss = new DINOLoss({ outDim, patchOutDim, ncrops: crops.length, nepochs: total });
 const schedules = { lr: cosineSchedule(5e-4, 1e-6, total, 1), wd: cosineSchedule(0.04, 0.4, total, 1), momentum: cosineSchedule(0.996, 1, total, 1) };
-const trainer = new Trainer({ student, teacher, loss, schedules, niterPerEpoch: 1 });
+const trainer = new DINOTrainer({ student, teacher, loss, schedules, niterPerEpoch: 1 });
 const r0 = trainer.step(crops, 0);
 const r1 = trainer.step(crops, 1);
 console.log(JSON.stringify({ loss: r0.loss, loss1: r1.loss }));

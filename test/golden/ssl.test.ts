@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   AdamW,
   DINOLoss,
-  Trainer,
+  DINOTrainer,
   cancelLastLayerGradients,
   clipGradients,
   cosineSchedule,
@@ -258,13 +258,13 @@ for (const backend of TEST_BACKENDS) {
     teacher.dispose();
   });
 
-  test(`[${backend}] train_step end-to-end: two iterations with the Trainer match every stored tensor`, async (t) => {
+  test(`[${backend}] train_step end-to-end: two iterations with the DINOTrainer match every stored tensor`, async (t) => {
     const fx = loadFixture(t, 'train_step');
     if (!fx) return;
     await useBackend(backend);
     const { cfg, student, teacher, loss, schedules } = buildTrainer(fx);
     loss.setCenters(fx.tensor('center_before'), fx.tensor('patch_center_before'));
-    const trainer = new Trainer({ student, teacher, loss, schedules, niterPerEpoch: cfg.lr_schedule.niter_per_ep, clipGrad: cfg.clip_grad, freezeLastLayer: cfg.freeze_last_layer });
+    const trainer = new DINOTrainer({ student, teacher, loss, schedules, niterPerEpoch: cfg.lr_schedule.niter_per_ep, clipGrad: cfg.clip_grad, freezeLastLayer: cfg.freeze_last_layer });
     const steps = fx.manifest.steps as StepInfo[];
     steps.forEach((st, s) => {
       const crops = [

@@ -13,7 +13,7 @@ import { detectFormat, parseSafetensors, parseSafetensorsHeader, serializeSafete
 import { readCheckpointBytes, writeFileAtomic } from '@selfpatch/checkpoint/node';
 import type { LoaderState } from '@selfpatch/data';
 import type { TrainConfig } from './config.js';
-import type { JobState } from './jobs.js';
+import type { ObjectiveState } from './objectives.js';
 
 export const CHECKPOINT_FORMAT = 'selfpatch-ts/train-checkpoint@1';
 
@@ -30,7 +30,7 @@ export interface RunPosition {
 export interface TrainCheckpoint {
   config: TrainConfig;
   position: RunPosition;
-  job: JobState;
+  objective: ObjectiveState;
 }
 
 const NAME = /^checkpoint-(\d+)\.safetensors$/;
@@ -48,9 +48,9 @@ export function saveCheckpoint(out: string, ckpt: TrainCheckpoint, keepLast: num
     format: CHECKPOINT_FORMAT,
     config: JSON.stringify(ckpt.config),
     position: JSON.stringify(ckpt.position),
-    job: JSON.stringify(ckpt.job.meta),
+    objective: JSON.stringify(ckpt.objective.meta),
   };
-  writeFileAtomic(path, serializeSafetensors(ckpt.job.tensors, metadata));
+  writeFileAtomic(path, serializeSafetensors(ckpt.objective.tensors, metadata));
   pruneCheckpoints(out, path, keepLast);
   return path;
 }
@@ -127,7 +127,7 @@ export function readTrainCheckpoint(path: string): TrainCheckpoint {
     return {
       config: JSON.parse(metadata.config ?? '') as TrainConfig,
       position: JSON.parse(metadata.position ?? '') as RunPosition,
-      job: { tensors: Object.fromEntries(tensors) as Record<string, RawTensor>, meta: JSON.parse(metadata.job ?? '') as JobState['meta'] },
+      objective: { tensors: Object.fromEntries(tensors) as Record<string, RawTensor>, meta: JSON.parse(metadata.objective ?? metadata.job ?? '') /* 'job': the key before 0.3 */ as ObjectiveState['meta'] },
     };
   } catch (err) {
     throw new CheckpointFormatError(path, `damaged metadata (${(err as Error).message})`);

@@ -8,7 +8,7 @@ import type { RawTensor } from '@selfpatch/nn';
 import { serializePth, serializeSafetensors } from '@selfpatch/checkpoint';
 import { writeFileAtomic } from '@selfpatch/checkpoint/node';
 import type { TrainConfig } from './config.js';
-import { createJob } from './jobs.js';
+import { createObjective } from './objectives.js';
 import { readTrainCheckpoint } from './checkpoint.js';
 
 export function exportTeacher(sd: Record<string, RawTensor>, dir: string, config: TrainConfig, stem = 'teacher_backbone'): { safetensors: string; pth: string } {
@@ -30,12 +30,12 @@ export function exportTeacher(sd: Record<string, RawTensor>, dir: string, config
  */
 export function exportCheckpoint(checkpointPath: string, dir: string): { safetensors: string; pth: string } {
   const ckpt = readTrainCheckpoint(checkpointPath);
-  // Rebuild the job to map checkpoint tensors to the backbone's official keys (one code path).
-  const job = createJob({ config: ckpt.config, niterPerEpoch: 1 });
+  // Rebuild the objective to map checkpoint tensors to the backbone's official keys (one code path).
+  const objective = createObjective({ config: ckpt.config, niterPerEpoch: 1 });
   try {
-    job.setState(ckpt.job);
-    return exportTeacher(job.teacherBackbone(), dir, ckpt.config);
+    objective.setState(ckpt.objective);
+    return exportTeacher(objective.teacherBackbone(), dir, ckpt.config);
   } finally {
-    job.dispose();
+    objective.dispose();
   }
 }

@@ -4,7 +4,7 @@
  */
 export { ARCHS, METHODS, PRESETS, DEFAULT_PRESET, RESUME_MUTABLE, trainConfigSchema, validateConfig, readConfigFile, parseOverrides, resolveConfig, type TrainConfig } from './config.js';
 export { train, dataFiles, TrainingStopped, type RunHooks, type RunResult, type MetricsRecord } from './run.js';
-export { createJob, DinoJob, MobyJob, type TrainJob, type JobState, type StepMetrics } from './jobs.js';
+export { createObjective, DinoObjective, MobyObjective, type TrainObjective, type ObjectiveState, type StepMetrics } from './objectives.js';
 export { saveCheckpoint, readTrainCheckpoint, latestCheckpoint, listCheckpoints, checkpointDir, CHECKPOINT_FORMAT, type TrainCheckpoint, type RunPosition } from './checkpoint.js';
 export { exportTeacher, exportCheckpoint } from './export.js';
 export { writeReport, reportSvg, readMetrics } from './report.js';

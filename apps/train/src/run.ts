@@ -1,5 +1,5 @@
 /**
- * The training loop: data loader → job step → metrics → periodic atomic checkpoints, with exact
+ * The training loop: data loader → objective step → metrics → periodic atomic checkpoints, with exact
  * resume (model, optimizer, centers, RNG, data position), graceful SIGINT/SIGTERM (finish the step,
  * save, exit) and a clean stop on a non-finite loss (the last good checkpoint is kept).
  */
@@ -13,7 +13,7 @@ import { acquireRunLock, removeStaleTemps, WriteError } from '@selfpatch/checkpo
 import { NonFiniteLossError } from '@selfpatch/ssl';
 import { RESUME_MUTABLE, type TrainConfig } from './config.js';
 import { checkpointDir, latestCheckpoint, listCheckpoints, newestIntactCheckpoint, saveCheckpoint, type RunPosition } from './checkpoint.js';
-import { createJob, type StepMetrics } from './jobs.js';
+import { createObjective, type StepMetrics } from './objectives.js';
 import { exportTeacher } from './export.js';
 
 /** A stop the user should read as a message, not a stack trace. */
@@ -178,15 +178,15 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
     throw new ConfigError('data', `${root} does not hold the images the checkpoint was trained on (${ids.count} files now, ${resumeFrom.ckpt.position.files.count} then); resuming would not continue the same run`);
   }
   const loader0 = Math.floor(files.length / config.batch_size);
-  const job = createJob({ config, niterPerEpoch: loader0 });
-  const loader = new DataLoader({ files, batchSize: config.batch_size, seed: config.seed, recipe: job.recipe, workers: config.num_workers ?? undefined, onSkip: (f) => log(`skipped ${f.path}: ${f.reason}`) });
+  const objective = createObjective({ config, niterPerEpoch: loader0 });
+  const loader = new DataLoader({ files, batchSize: config.batch_size, seed: config.seed, recipe: objective.recipe, workers: config.num_workers ?? undefined, onSkip: (f) => log(`skipped ${f.path}: ${f.reason}`) });
   const totalSchedule = config.epochs * loader0;
   const stopAt = Math.min(totalSchedule, config.max_steps ?? totalSchedule);
   const metricsPath = join(out, 'metrics.jsonl');
   let it = 0;
   let elapsed = 0;
   if (resumeFrom) {
-    job.setState(resumeFrom.ckpt.job);
+    objective.setState(resumeFrom.ckpt.objective);
     loader.setState(resumeFrom.ckpt.position.loader);
     it = resumeFrom.ckpt.position.iteration;
     elapsed = resumeFrom.ckpt.position.elapsed;
@@ -194,7 +194,7 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
 
   const save = (): string => {
     const position: RunPosition = { iteration: it, loader: loader.getState(), files: ids, elapsed };
-    return saveCheckpoint(out, { config, position, job: job.getState() }, config.keep_last);
+    return saveCheckpoint(out, { config, position, objective: objective.getState() }, config.keep_last);
   };
   let lastCheckpoint: string | null = resumeFrom?.path ?? null;
   let lastSaved = it;
@@ -212,7 +212,7 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
     }
     markWritten();
     writing(join(out, 'config.json'), () => writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`));
-    log(`${config.method} on ${config.arch} (${(job.numParams / 1e6).toFixed(2)}M parameters), ${files.length} images from ${root}, batch ${config.batch_size}, ${loader0} steps/epoch; steps ${it} → ${stopAt}`);
+    log(`${config.method} on ${config.arch} (${(objective.numParams / 1e6).toFixed(2)}M parameters), ${files.length} images from ${root}, batch ${config.batch_size}, ${loader0} steps/epoch; steps ${it} → ${stopAt}`);
     while (it < stopAt) {
       // A turn of the event loop, so SIGINT/SIGTERM handlers run even when every step is
       // synchronous (cpu backend) and the batches are already prefetched.
@@ -232,7 +232,7 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
       });
       let m: StepMetrics;
       try {
-        m = job.step(crops, it);
+        m = objective.step(crops, it);
       } catch (err) {
         if (err instanceof NonFiniteLossError) {
           throw new TrainingStopped(
@@ -257,11 +257,11 @@ async function trainLocked(requested: TrainConfig, out: string, options: { resum
     }
     if (lastSaved !== it || !lastCheckpoint) lastCheckpoint = save();
     let exported: RunResult['exported'] = null;
-    if (it >= stopAt && !interrupted) exported = exportTeacher(job.teacherBackbone(), out, config);
+    if (it >= stopAt && !interrupted) exported = exportTeacher(objective.teacherBackbone(), out, config);
     if (loader.skipped.length > 0) log(`${loader.skipped.length} image file(s) could not be used and were skipped (listed above)`);
     return { iteration: it, checkpoint: lastCheckpoint, exported, interrupted, skippedFiles: loader.skipped.length };
   } finally {
     await loader.close();
-    job.dispose();
+    objective.dispose();
   }
 }

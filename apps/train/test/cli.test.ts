@@ -72,7 +72,7 @@ test('CLI: report renders HTML and PNG; export writes official-key safetensors a
   assert.equal(e.status, 0, e.stderr);
   const st = readTensors(join(exp, 'teacher_backbone.safetensors'));
   // Same values as the teacher backbone inside the training checkpoint, keys without the prefix.
-  const inner = readTrainCheckpoint(ckpt).job.tensors;
+  const inner = readTrainCheckpoint(ckpt).objective.tensors;
   for (const [k, v] of st) assert.deepEqual(v.data, inner[`teacher.backbone.${k}`]?.data, k);
   assert.ok(st.has('patch_embed.proj.weight') && st.has('blocks.1.mlp.fc2.bias') && st.has('pos_embed'));
   const pth = parsePth(readFileSync(join(exp, 'teacher_backbone.pth'))) as Record<string, unknown>;

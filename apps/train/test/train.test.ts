@@ -60,7 +60,7 @@ for (const backend of BACKENDS) {
       metrics(whole).map((r) => r.loss),
     );
     // The teacher really moved: the checkpoint differs from the initial weights.
-    const t0 = readTrainCheckpoint(listCheckpoints(whole)[0] as string).job.tensors['teacher.backbone.blocks.0.attn.qkv.weight'];
+    const t0 = readTrainCheckpoint(listCheckpoints(whole)[0] as string).objective.tensors['teacher.backbone.blocks.0.attn.qkv.weight'];
     const t1 = readTensors(a.checkpoint as string).get('teacher.backbone.blocks.0.attn.qkv.weight');
     assert.notDeepEqual(t0?.data, t1?.data);
   });
@@ -91,7 +91,7 @@ test('a non-finite loss stops training with a clear error and keeps the last goo
   const last = readTrainCheckpoint(files.at(-1) as string);
   const bad = Number(/iteration (\d+)/.exec(err.message)?.[1]);
   assert.equal(last.position.iteration, bad, 'the newest checkpoint is the state right before the failing step');
-  for (const t of Object.values(last.job.tensors)) if (t.dtype === 'float32') assert.ok((t.data as Float32Array).every(Number.isFinite));
+  for (const t of Object.values(last.objective.tensors)) if (t.dtype === 'float32') assert.ok((t.data as Float32Array).every(Number.isFinite));
 });
 
 test('a failed checkpoint write is a WriteError naming the file; the previous checkpoint stays intact', async () => {

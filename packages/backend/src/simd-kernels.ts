@@ -43,23 +43,12 @@ import {
   SOFTMAX_GRAD_KERNEL,
   type AdamWScalars,
 } from '@selfpatch/nn/kernels';
+import { ShapeError } from '@selfpatch/nn';
+import { positional, type EntryArgs, type EntryPoint } from './simd-entry-points.js';
 import { SIMD_KERNELS_SHARED_WASM, SIMD_KERNELS_WASM } from './simd-kernels-wasm.js';
 
-interface Exports {
-  gelu_fwd(x: number, y: number, n: number): void;
-  gelu_bwd(dy: number, x: number, dx: number, n: number): void;
-  exp_fwd(x: number, y: number, n: number): void;
-  layer_norm_fwd(x: number, w: number, b: number, y: number, rows: number, c: number, eps: number): void;
-  layer_norm_bwd(dy: number, x: number, w: number, dx: number, dw: number, db: number, rows: number, c: number, eps: number): void;
-  ema_step(t: number, s: number, out: number, n: number, m: number, oneMinusM: number): void;
-  column_sum(x: number, out: number, rows: number, cols: number): void;
-  transpose_rows(src: number, dst: number, rows: number, cols: number, r0: number, r1: number): void;
-  scaled_softmax(s: number, p: number, rows: number, cols: number, scale: number): void;
-  softmax_grad(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
-  attention_fwd(q: number, k: number, v: number, bias: number, out: number, p: number, keepP: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
-  attention_bwd(q: number, k: number, v: number, p: number, dout: number, dq: number, dk: number, dv: number, scratch: number, first: number, slices: number, groups: number, nq: number, nk: number, d: number, e: number, scale: number): void;
-  adamw_step(p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number, ...scalars: number[]): void;
-}
+/** The module's exports: every entry point of simd-entry-points.ts (positional numbers) and its memory. */
+type Exports = Record<EntryPoint, (...args: number[]) => void>;
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
 
@@ -82,7 +71,7 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
  */
 export interface KernelPool {
   readonly size: number;
-  run(name: string, jobs: number[][], local: (args: number[]) => void): void;
+  run(name: EntryPoint, jobs: number[][], local: (args: number[]) => void): void;
 }
 
 let current: { exports: Exports; memory: WebAssembly.Memory } | null = null;
@@ -169,73 +158,27 @@ const CHUNK = 1 << 20;
 /** Padded lengths from which a call is split over the pool: below, the hand-off costs more. */
 const PARALLEL_MIN = 1 << 16;
 
-type ElementwiseKernel = 'gelu_fwd' | 'gelu_bwd' | 'exp_fwd' | 'adamw_step' | 'ema_step';
-type RowKernel = 'transpose_rows' | 'layer_norm_fwd' | 'scaled_softmax' | 'softmax_grad';
-type SliceKernel = 'attention_fwd' | 'attention_bwd';
-
-/** Kernels a {@link KernelPool} worker may be asked to run (its mailbox carries the index). */
-export const POOL_KERNELS: readonly string[] = [
-  'gelu_fwd',
-  'gelu_bwd',
-  'exp_fwd',
-  'adamw_step',
-  'ema_step',
-  'transpose_rows',
-  'layer_norm_fwd',
-  'scaled_softmax',
-  'softmax_grad',
-  'attention_fwd',
-  'attention_bwd',
-];
-
-/** `name(...ptrs, n, ...scalars)`, over the pool's threads in equal parts when it is large. */
-function callSplit(name: ElementwiseKernel, ptrs: number[], n: number, scalars: number[]): void {
-  const f = kernels()[name] as unknown as (...args: number[]) => void;
-  const parts = pool !== null && n >= PARALLEL_MIN ? pool.size : 1;
-  if (parts === 1 || pool === null) {
-    f(...ptrs, n, ...scalars);
-    return;
-  }
-  const per = padded(Math.ceil(n / parts));
-  const jobs: number[][] = [];
-  for (let s = 0; s < n; s += per) jobs.push([...ptrs.map((p) => p + s * 4), Math.min(per, n - s), ...scalars]);
-  pool.run(name, jobs, (args) => f(...args));
-}
-
 /**
- * A row-wise kernel over `rows` rows of `rowSize` floats: `argsFor(r0, r1)` is the argument list
- * for rows `[r0, r1)`; large calls are split by rows over the pool's threads.
+ * The one work-splitting rule: runs entry point `name` over units `[0, total)`, in one call, or,
+ * when a pool is active and `parallel`, in up to `pool.size` parts of whole `align`-unit runs (this
+ * thread takes the first). `argsFor(start, count, part)` names the arguments of each part. Returns
+ * the number of parts.
  */
-function callRows(name: RowKernel, rows: number, rowSize: number, argsFor: (r0: number, r1: number) => number[]): void {
-  const f = kernels()[name] as unknown as (...args: number[]) => void;
-  const parts = pool !== null && rows * rowSize >= PARALLEL_MIN ? Math.min(pool.size, rows) : 1;
-  if (parts === 1 || pool === null) {
-    f(...argsFor(0, rows));
-    return;
-  }
-  const per = Math.ceil(rows / parts);
+function runSplit<K extends EntryPoint>(name: K, total: number, parallel: boolean, argsFor: (start: number, count: number, part: number) => EntryArgs<K>, align = 1): number {
+  const f = kernels()[name];
+  const parts = pool !== null && parallel ? Math.max(1, Math.min(pool.size, Math.ceil(total / align))) : 1;
+  const per = Math.max(align, Math.ceil(total / parts / align) * align);
   const jobs: number[][] = [];
-  for (let r = 0; r < rows; r += per) jobs.push(argsFor(r, Math.min(rows, r + per)));
-  pool.run(name, jobs, (args) => f(...args));
-}
-
-/**
- * `name(...ptrs, ...flags, scratch, first, slices, ...dims)` over `slices` independent slices, split by
- * slices over the pool's threads: `ptrs[i]` advances `perSlice[i]` floats a slice (0: the whole
- * buffer for every slice), `first` is the part's first slice counted from `first0`, and each part
- * gets its own `scratchPer` floats from `scratch` on. Returns the number of parts.
- */
-function callSlices(name: SliceKernel, first0: number, slices: number, ptrs: number[], perSlice: number[], scratch: number, scratchPer: number, dims: number[], flags: number[]): number {
-  const f = kernels()[name] as unknown as (...args: number[]) => void;
-  const parts = pool === null ? 1 : Math.min(pool.size, slices);
-  const per = Math.ceil(slices / parts);
-  const jobs: number[][] = [];
-  for (let s = 0, t = 0; s < slices; s += per, t++) {
-    jobs.push([...ptrs.map((p, i) => p + s * (perSlice[i] as number) * 4), ...flags, scratch + t * scratchPer * 4, first0 + s, Math.min(per, slices - s), ...dims]);
-  }
+  for (let s = 0, t = 0; s < total; s += per, t++) jobs.push(positional(name, argsFor(s, Math.min(per, total - s), t)));
+  if (jobs.length === 0) return 0;
   if (jobs.length === 1 || pool === null) f(...(jobs[0] as number[]));
   else pool.run(name, jobs, (args) => f(...args));
   return jobs.length;
+}
+
+/** A ShapeError naming the kernel and buffer when `actual` is not `expected` floats. */
+function expectLength(kernel: string, buffer: string, actual: number, expected: number): void {
+  if (actual !== expected) throw new ShapeError(`${kernel}: ${buffer} holds ${actual} floats, expected ${expected}`);
 }
 
 /** Bytes of module memory one attention call may use, split into runs of slices beyond it. */
@@ -255,23 +198,25 @@ export interface AttentionDims {
   groups: number;
 }
 
+type SliceKernel = 'attention_fwd' | 'attention_bwd';
+
 /**
- * Runs a slice kernel in runs of whole slices that fit {@link ATTENTION_CHUNK_BYTES}: `inputs` and
- * `outputs` hold `perSlice[i]` floats a slice (inputs first; 0: passed whole), and each thread gets
- * `scratchPer` floats. `partial`: each part leaves `into.length` floats at `offset` in its scratch,
- * which are summed into `into` (the bias gradient).
+ * Runs a slice kernel in runs of whole slices that fit {@link ATTENTION_CHUNK_BYTES}, each run split
+ * by slices over the pool. `inputs` and `outputs` hold `perSlice[i]` floats a slice (inputs first;
+ * 0: passed whole) and each thread gets `scratchPer` floats. `argsFor(ptr, first, slices, scratch)`
+ * names one part's arguments, `ptr(i)` being buffer `i` at the part's first slice. `partial`: each
+ * part leaves `into.length` floats at `offset` in its scratch, summed into `into` (the bias gradient).
  */
-function slicesInChunks(
-  name: SliceKernel,
+function slicesInChunks<K extends SliceKernel>(
+  name: K,
   inputs: Float32Array[],
   outputs: Float32Array[],
   perSlice: number[],
   scratchPer: number,
-  dims: AttentionDims,
+  slices: number,
+  argsFor: (ptr: (i: number) => number, first: number, slices: number, scratch: number) => EntryArgs<K>,
   partial?: { offset: number; into: Float32Array },
-  flags: number[] = [],
 ): void {
-  const { slices, nq, nk, d, e, scale, groups } = dims;
   const threads = simdKernelThreads();
   const sliceBytes = perSlice.reduce((a, b) => a + b, 0) * 4;
   const scratch = padded(scratchPer);
@@ -288,7 +233,7 @@ function slicesInChunks(
       outputs.map((o, j) => ({ out: part(o, inputs.length + j) })),
       (ptrs) => {
         const at = ptrs[ptrs.length - 1] as number;
-        const parts = callSlices(name, s0, n, ptrs.slice(0, -1), perSlice, at, scratch, [groups, nq, nk, d, e, scale], flags);
+        const parts = runSplit(name, n, true, (s, count, t) => argsFor((i) => (ptrs[i] as number) + s * (perSlice[i] as number) * 4, s0 + s, count, at + t * scratch * 4));
         if (!partial) return;
         const mem = new Float32Array(kernelModule().memory.buffer);
         for (let t = 0; t < parts; t++) {
@@ -302,6 +247,11 @@ function slicesInChunks(
   }
 }
 
+/** Checks each `[buffer, expected floats]` (null buffers are absent ones). */
+function expectLengths(kernel: string, buffers: Record<string, [Float32Array | null, number]>): void {
+  for (const [buffer, [a, n]] of Object.entries(buffers)) if (a) expectLength(kernel, buffer, a.length, n);
+}
+
 /**
  * `p = softmax(q kᵀ·scale + bias[s mod groups])`, `out = p v` per slice `s` (q `[slices, nq, d]`,
  * k `[slices, nk, d]`, v `[slices, nk, e]`, bias `[groups, nq, nk]` (empty when `groups` is 0),
@@ -309,9 +259,18 @@ function slicesInChunks(
  * thread reuses one slice's worth).
  */
 export function attentionSimd(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, p: Float32Array | null, dims: AttentionDims): void {
-  const { nq, nk, d, e } = dims;
-  if (p) slicesInChunks('attention_fwd', [q, k, v, bias], [out, p], [nq * d, nk * d, nk * e, 0, nq * e, nq * nk], d * nk, dims, undefined, [1]);
-  else slicesInChunks('attention_fwd', [q, k, v, bias], [out], [nq * d, nk * d, nk * e, 0, nq * e], d * nk + nq * nk, dims, undefined, [0, 0]);
+  const { slices, nq, nk, d, e, scale, groups } = dims;
+  expectLengths('attention', { q: [q, slices * nq * d], k: [k, slices * nk * d], v: [v, slices * nk * e], bias: [bias, groups * nq * nk], out: [out, slices * nq * e], p: [p, slices * nq * nk] });
+  const shape = { groups, nq, nk, d, e, scale };
+  if (p) {
+    slicesInChunks('attention_fwd', [q, k, v, bias], [out, p], [nq * d, nk * d, nk * e, 0, nq * e, nq * nk], d * nk, slices, (ptr, first, count, scratch) => ({
+      q: ptr(0), k: ptr(1), v: ptr(2), bias: ptr(3), out: ptr(4), p: ptr(5), keep_p: 1, scratch, first, slices: count, ...shape,
+    }));
+  } else {
+    slicesInChunks('attention_fwd', [q, k, v, bias], [out], [nq * d, nk * d, nk * e, 0, nq * e], d * nk + nq * nk, slices, (ptr, first, count, scratch) => ({
+      q: ptr(0), k: ptr(1), v: ptr(2), bias: ptr(3), out: ptr(4), p: 0, keep_p: 0, scratch, first, slices: count, ...shape,
+    }));
+  }
 }
 
 /**
@@ -330,60 +289,76 @@ export function attentionGradSimd(
   dbias: Float32Array | null,
   dims: AttentionDims,
 ): void {
-  const { nq, nk, d, e, groups } = dims;
+  const { slices, nq, nk, d, e, scale, groups } = dims;
+  expectLengths('attention grad', {
+    q: [q, slices * nq * d], k: [k, slices * nk * d], v: [v, slices * nk * e], p: [p, slices * nq * nk], dout: [dout, slices * nq * e],
+    dq: [dq, slices * nq * d], dk: [dk, slices * nk * d], dv: [dv, slices * nk * e], dbias: [groups > 0 ? dbias : null, groups * nq * nk],
+  });
   const perSlice = [nq * d, nk * d, nk * e, nq * nk, nq * e, nq * d, nk * d, nk * e];
   const own = e * nk + nq * nk;
   const partial = dbias && groups > 0 ? { offset: own, into: dbias } : undefined;
-  slicesInChunks('attention_bwd', [q, k, v, p, dout], [dq, dk, dv], perSlice, own + groups * nq * nk, dims, partial);
+  slicesInChunks('attention_bwd', [q, k, v, p, dout], [dq, dk, dv], perSlice, own + groups * nq * nk, slices, (ptr, first, count, scratch) => ({
+    q: ptr(0), k: ptr(1), v: ptr(2), p: ptr(3), dout: ptr(4), dq: ptr(5), dk: ptr(6), dv: ptr(7), scratch, first, slices: count, groups, nq, nk, d, e, scale,
+  }), partial);
 }
 
-/** Runs an elementwise kernel `name(...ptrs, n, ...scalars)` over equal-length arrays, in chunks. */
-function elementwise(name: ElementwiseKernel, inputs: Float32Array[], outputs: Float32Array[], scalars: number[] = []): void {
+type ElementwiseKernel = 'gelu_fwd' | 'gelu_bwd' | 'exp_fwd' | 'adamw_step' | 'ema_step';
+
+/**
+ * Runs elementwise kernel `name` over equal-length arrays in chunks; `argsFor(ptr, n)` names one
+ * call's arguments, `ptr(i)` being buffer `i` (inputs, then outputs) at the call's first element.
+ */
+function elementwise<K extends ElementwiseKernel>(name: K, inputs: Float32Array[], outputs: Float32Array[], argsFor: (ptr: (i: number) => number, n: number) => EntryArgs<K>): void {
   const n = outputs[0]?.length ?? 0;
+  for (const a of [...inputs, ...outputs]) expectLength(name, 'buffer', a.length, n);
   for (let at = 0; at < n; at += CHUNK) {
     const end = Math.min(n, at + CHUNK);
+    const len = padded(end - at);
     runInModule(
       inputs.map((a) => a.subarray(at, end)),
       outputs.map((o) => ({ out: o.subarray(at, end) })),
-      (ptrs) => callSplit(name, ptrs, padded(end - at), scalars),
+      (ptrs) => runSplit(name, len, len >= PARALLEL_MIN, (s, count) => argsFor((i) => (ptrs[i] as number) + s * 4, count), 16),
     );
   }
 }
 
 /** `y = x·Φ(x)` over a float32 array. */
 export function geluSimd(x: Float32Array, y: Float32Array): void {
-  elementwise('gelu_fwd', [x], [y]);
+  elementwise('gelu_fwd', [x], [y], (ptr, n) => ({ x: ptr(0), y: ptr(1), n }));
 }
 
 /** `dx = dy·(Φ(x) + x·φ(x))` over float32 arrays. */
 export function geluGradSimd(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
-  elementwise('gelu_bwd', [dy, x], [dx]);
+  elementwise('gelu_bwd', [dy, x], [dx], (ptr, n) => ({ dy: ptr(0), x: ptr(1), dx: ptr(2), n }));
 }
 
 /** `y = exp(x)` over a float32 array. */
 export function expSimd(x: Float32Array, y: Float32Array): void {
-  elementwise('exp_fwd', [x], [y]);
+  elementwise('exp_fwd', [x], [y], (ptr, n) => ({ x: ptr(0), y: ptr(1), n }));
 }
 
 /** `out[j] = Σ_i x[i·cols + j]` over `rows` rows. */
 export function columnSumSimd(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
-  runInModule([x], [{ out, zero: true }], ([px, po]) => kernels().column_sum(px as number, po as number, rows, cols));
+  expectLengths('column sum', { x: [x, rows * cols], out: [out, cols] });
+  runInModule([x], [{ out, zero: true }], ([px, po]) => runSplit('column_sum', 1, false, () => ({ x: px as number, out: po as number, rows, cols })));
 }
 
 /** Writes the transpose of each `rows × cols` matrix of `src` (a batch of them) to `dst`. */
 export function transposeSimd(src: Float32Array, dst: Float32Array, batch: number, rows: number, cols: number): void {
+  expectLengths('transpose', { src: [src, batch * rows * cols], dst: [dst, batch * rows * cols] });
   runInModule([src], [{ out: dst }], ([ps, pd]) => {
     for (let b = 0; b < batch; b++) {
       const off = b * rows * cols * 4;
-      callRows('transpose_rows', rows, cols, (r0, r1) => [(ps as number) + off, (pd as number) + off, rows, cols, r0, r1]);
+      runSplit('transpose_rows', rows, rows * cols >= PARALLEL_MIN, (r0, count) => ({ src: (ps as number) + off, dst: (pd as number) + off, rows, cols, r0, r1: r0 + count }));
     }
   });
 }
 
 /** LayerNorm of `rows` rows of `c` floats: `y = (x − μ)/√(σ² + eps)·w + b`. */
 export function layerNormSimd(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, rows: number, c: number, eps: number): void {
+  expectLengths('layer norm', { x: [x, rows * c], y: [y, rows * c], weight: [w, c], bias: [b, c] });
   runInModule([x, w, b], [{ out: y }], ([px, pw, pb, py]) =>
-    callRows('layer_norm_fwd', rows, c, (r0, r1) => [(px as number) + r0 * c * 4, pw as number, pb as number, (py as number) + r0 * c * 4, r1 - r0, c, eps]),
+    runSplit('layer_norm_fwd', rows, rows * c >= PARALLEL_MIN, (r0, count) => ({ x: (px as number) + r0 * c * 4, w: pw as number, b: pb as number, y: (py as number) + r0 * c * 4, rows: count, c, eps })),
   );
 }
 
@@ -399,8 +374,10 @@ export function layerNormGradSimd(
   c: number,
   eps: number,
 ): void {
+  expectLengths('layer norm grad', { dy: [dy, rows * c], x: [x, rows * c], dx: [dx, rows * c], weight: [w, c], dw: [dw, c], db: [db, c] });
+  // One thread: dw and db are sums over every row.
   runInModule([dy, x, w], [{ out: dx }, { out: dw, zero: true }, { out: db, zero: true }], ([pdy, px, pw, pdx, pdw, pdb]) =>
-    kernels().layer_norm_bwd(pdy as number, px as number, pw as number, pdx as number, pdw as number, pdb as number, rows, c, eps),
+    runSplit('layer_norm_bwd', 1, false, () => ({ dy: pdy as number, x: px as number, w: pw as number, dx: pdx as number, dw: pdw as number, db: pdb as number, rows, c, eps })),
   );
 }
 
@@ -435,7 +412,10 @@ function adamwKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const be = backend as WasmBackendLike;
   const outs = [be.makeOutput(param.shape, 'float32'), be.makeOutput(param.shape, 'float32'), be.makeOutput(param.shape, 'float32')];
   const [p, g, m, v, po, mo, vo] = [param, grad, expAvg, expAvgSq, ...outs].map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
-  elementwise('adamw_step', [p, g, m, v] as Float32Array[], [po, mo, vo] as Float32Array[], [a.decay, a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.bc2Sqrt, a.eps, a.stepSize]);
+  elementwise('adamw_step', [p, g, m, v] as Float32Array[], [po, mo, vo] as Float32Array[], (ptr, n) => ({
+    p: ptr(0), g: ptr(1), m: ptr(2), v: ptr(3), po: ptr(4), mo: ptr(5), vo: ptr(6), n,
+    decay: a.decay, b1: a.beta1, one_minus_b1: 1 - a.beta1, b2: a.beta2, one_minus_b2: 1 - a.beta2, bc2_sqrt: a.bc2Sqrt, eps: a.eps, step_size: a.stepSize,
+  }));
   return outs;
 }
 
@@ -445,7 +425,7 @@ function emaKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(teacher.shape, 'float32');
   const v = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
-  elementwise('ema_step', [v(teacher), v(student)], [v(out)], [m, 1 - m]);
+  elementwise('ema_step', [v(teacher), v(student)], [v(out)], (ptr, n) => ({ t: ptr(0), s: ptr(1), out: ptr(2), n, m, one_minus_m: 1 - m }));
   return out;
 }
 
@@ -454,21 +434,15 @@ function lastAxis(x: tf.TensorInfo): { rows: number; c: number } {
   return { rows: c === 0 ? 0 : tf.util.sizeFromShape(x.shape) / c, c };
 }
 
-/**
- * `name(...rowPtrs, rows, c, ...scalars)` for a kernel whose every buffer is `rows × c` row-major
- * (the softmax pair): copies in, splits by rows over the pool, copies the output back.
- */
-function rowMajor(name: 'scaled_softmax' | 'softmax_grad', inputs: Float32Array[], out: Float32Array, rows: number, c: number, scalars: number[]): void {
-  runInModule(inputs, [{ out }], (ptrs) => callRows(name, rows, c, (r0, r1) => [...ptrs.map((p) => p + r0 * c * 4), r1 - r0, c, ...scalars]));
-}
-
 function scaledSoftmaxKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const x = (inputs as { x: tf.TensorInfo }).x;
   const scale = (attrs as unknown as { scale: number }).scale;
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(x.shape, 'float32');
   const { rows, c } = lastAxis(x);
-  rowMajor('scaled_softmax', [be.typedArrayFromHeap(x)], be.typedArrayFromHeap(out), rows, c, [scale]);
+  runInModule([be.typedArrayFromHeap(x)], [{ out: be.typedArrayFromHeap(out) }], ([ps, pp]) =>
+    runSplit('scaled_softmax', rows, rows * c >= PARALLEL_MIN, (r0, count) => ({ s: (ps as number) + r0 * c * 4, p: (pp as number) + r0 * c * 4, rows: count, cols: c, scale })),
+  );
   return out;
 }
 
@@ -478,7 +452,9 @@ function softmaxGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInf
   const be = backend as WasmBackendLike;
   const out = be.makeOutput(p.shape, 'float32');
   const { rows, c } = lastAxis(p);
-  rowMajor('softmax_grad', [be.typedArrayFromHeap(p), be.typedArrayFromHeap(dp)], be.typedArrayFromHeap(out), rows, c, [scale]);
+  runInModule([be.typedArrayFromHeap(p), be.typedArrayFromHeap(dp)], [{ out: be.typedArrayFromHeap(out) }], ([pp, pdp, pds]) =>
+    runSplit('softmax_grad', rows, rows * c >= PARALLEL_MIN, (r0, count) => ({ p: (pp as number) + r0 * c * 4, dp: (pdp as number) + r0 * c * 4, ds: (pds as number) + r0 * c * 4, rows: count, cols: c, scale })),
+  );
   return out;
 }
 

@@ -13,7 +13,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { SelfPatchError } from '@selfpatch/nn';
-import { POOL_KERNELS, sharedKernelModule, useSharedKernels, type KernelPool } from './simd-kernels.js';
+import { POOL_KERNELS, type EntryPoint } from './simd-entry-points.js';
+import { sharedKernelModule, useSharedKernels, type KernelPool } from './simd-kernels.js';
 
 /** Mailbox layout: Int32 [state, name index, argc, failed] then Float64 args. */
 const ARGS_OFFSET = 16;
@@ -64,7 +65,7 @@ class WorkerPool implements KernelPool {
     return this.workers.length + 1;
   }
 
-  run(name: string, jobs: number[][], local: (args: number[]) => void): void {
+  run(name: EntryPoint, jobs: number[][], local: (args: number[]) => void): void {
     const index = POOL_KERNELS.indexOf(name);
     if (index < 0) throw new Error(`no worker entry for kernel ${name}`);
     const posted = jobs.slice(1).map((job, w) => {

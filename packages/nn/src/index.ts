@@ -30,6 +30,6 @@ export { BatchNorm1d, type BatchNormOptions } from './layers/batch-norm.js';
 export { PatchEmbed, patchify, patchGrid, type PatchGrid } from './layers/patch-embed.js';
 export { roll } from './ops/roll.js';
 export { fusedAdamW, fusedEma, hasFusedKernel, FUSED_KERNEL_NAMES, type AdamWScalars } from './kernels.js';
-export { setOpsMode, opsMode, withWeightCache, weightCacheEnabled, type OpsMode } from './ops/mode.js';
+export { withWeightCache, weightCacheEnabled } from './ops/weight-cache.js';
 export { rawToTensor, tensorToRaw } from './raw-tensor.js';
 export type { RawTensor, RawDType } from '@selfpatch/checkpoint';

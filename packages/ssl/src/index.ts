@@ -1,5 +1,6 @@
 /**
- * @selfpatch/ssl — image-level objectives and the training step (docs/selfpatch.md §3-5).
+ * @selfpatch/ssl — image-level objectives and their training steps (docs/selfpatch.md §3-5,
+ * docs/swin-moby.md §2): DINOTrainer and MoBYTrainer side by side, sharing OptimizerStep.
  */
 export { DINOHead, type DINOHeadOptions } from './dino-head.js';
 export { DINOLoss, type DINOLossOptions, type DINOTargets, type LossTerms } from './dino-loss.js';
@@ -10,6 +11,9 @@ export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from '.
 export { emaUpdate } from './ema.js';
 export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
 export { NonFiniteLossError } from './non-finite-loss.js';
-export { Trainer, type TrainerOptions, type TrainerState, type StepResult, type StepHooks, type Schedules } from './trainer.js';
+export { OptimizerStep, scheduleAt, type ClipRule, type OptimizerStepOptions, type OptimizerState, type Schedules, type StepSchedule, type UpdateResult } from './optimizer-step.js';
+export type { TrainStepResult } from './train-step-result.js';
+export { DINOTrainer, type DINOTrainerOptions, type DINOTrainerState, type DINOStepResult, type StepHooks } from './dino-trainer.js';
+export { MoBYTrainer, type MoBYTrainerOptions, type MoBYTrainerState } from './moby-trainer.js';
 export { MoBY, MoBYMLP, contrastiveLoss, mobyMomentum, type MoBYOptions, type MoBYStepResult } from './moby.js';
 export { MoBYSelfPatch, type MoBYSelfPatchOptions } from './moby-selfpatch.js';

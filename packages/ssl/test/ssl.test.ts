@@ -5,7 +5,7 @@ import { Rng } from '@selfpatch/nn';
 import { vitConfig } from '@selfpatch/vit';
 import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { BACKENDS, use } from '@selfpatch/backend/testing';
-import { DINOHead, DINOLoss, SelfPatchDINO, Trainer, NonFiniteLossError, cosineSchedule, paramGroups } from '../src/index.js';
+import { DINOHead, DINOLoss, SelfPatchDINO, DINOTrainer, NonFiniteLossError, cosineSchedule, paramGroups } from '../src/index.js';
 
 function tinyNet(seed: number, dropPathRate = 0): SelfPatchDINO {
   return new SelfPatchDINO(
@@ -26,7 +26,7 @@ function setup(seed: number, microBatch?: number, singleGraph = false, dropPathR
   teacher.loadStateDict(student.stateDict());
   const loss = new DINOLoss({ outDim: 16, patchOutDim: 8, ncrops: 5, nepochs: 2 });
   const schedules = { lr: cosineSchedule(1e-3, 1e-6, 2, 4, 1), wd: cosineSchedule(0.04, 0.4, 2, 4), momentum: cosineSchedule(0.996, 1, 2, 4) };
-  return new Trainer({ student, teacher, loss, schedules, niterPerEpoch: 4, microBatch, singleGraph });
+  return new DINOTrainer({ student, teacher, loss, schedules, niterPerEpoch: 4, microBatch, singleGraph });
 }
 
 test('DINOHead keys and variants: default, BatchNorm, one layer; weight_g frozen unless normLastLayer=false', async () => {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
 import { linear } from '../ops/matmul.js';
-import { opsMode, weightCacheEnabled } from '../ops/mode.js';
+import { weightCacheEnabled } from '../ops/weight-cache.js';
 import { DerivedTensors } from '../derived-tensors.js';
 import { defaultLinearInit, truncNormal } from '../init.js';
 import { globalRng, type Rng } from '../rng-default.js';
@@ -55,7 +55,7 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight, this.bias, opsMode() === 'tuned' && weightCacheEnabled() ? this.wt.get()[0] : undefined);
+    return linear(x, this.weight, this.bias, weightCacheEnabled() ? this.wt.get()[0] : undefined);
   }
 
   override dispose(): void {

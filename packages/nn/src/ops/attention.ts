@@ -15,7 +15,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { defineOpFamily } from './custom-op.js';
 import { matmul2d } from './matmul.js';
-import { opsMode } from './mode.js';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, hasFusedKernel } from '../kernels.js';
 
 export interface AttentionResult {
@@ -27,7 +26,7 @@ export interface AttentionResult {
 
 /** Whether the per-slice formulation is used on the active backend. */
 export function usesSlicedAttention(): boolean {
-  return tf.getBackend() === 'wasm' && opsMode() === 'tuned';
+  return tf.getBackend() === 'wasm';
 }
 
 /** q `[BH, Nq, D]`, k `[BH, Nk, D]`, v `[BH, Nk, E]`, or a ShapeError naming the three shapes. */

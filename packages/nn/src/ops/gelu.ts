@@ -4,7 +4,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineOp } from './custom-op.js';
-import { opsMode } from './mode.js';
 import { GELU_GRAD_KERNEL, GELU_KERNEL, hasFusedKernel } from '../kernels.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -31,7 +30,6 @@ const geluImpl = defineOp(1, ([input], save) => {
  * ```
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  if (opsMode() === 'naive') return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
   if (x.dtype === 'float32' && hasFusedKernel(GELU_KERNEL)) return geluFused(x) as tf.Tensor;
   return geluImpl(x) as tf.Tensor;
 }

@@ -5,7 +5,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineOpFamily } from './custom-op.js';
-import { opsMode } from './mode.js';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, hasFusedKernel } from '../kernels.js';
 
 function composite(x: tf.Tensor, weight: tf.Tensor | null, bias: tf.Tensor | null, eps: number): tf.Tensor {
@@ -37,7 +36,6 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor | null, bias: tf.Tenso
   if (
     weight &&
     bias &&
-    opsMode() !== 'naive' &&
     x.dtype === 'float32' &&
     weight.rank === 1 &&
     weight.shape[0] === c &&

@@ -5,7 +5,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { defineOp, type OpBody } from './custom-op.js';
-import { opsMode } from './mode.js';
 
 function check2d(name: string, t: tf.Tensor): void {
   if (t.rank !== 2) throw new ShapeError(`${name}: expected a 2-D tensor, got shape [${t.shape.join(',')}]`);
@@ -36,7 +35,7 @@ export function matmul2d(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   if (a.shape[1] !== b.shape[0]) {
     throw new ShapeError(`matmul2d: inner dims differ, [${a.shape.join(',')}] @ [${b.shape.join(',')}]`);
   }
-  return (opsMode() === 'naive' ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : mm(a, b)) as tf.Tensor2D;
+  return mm(a, b) as tf.Tensor2D;
 }
 
 /**
@@ -83,10 +82,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null,
   const lead = x.shape.slice(0, -1);
   const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]);
   let y: tf.Tensor;
-  if (opsMode() === 'naive') {
-    const xw = tf.matMul(x2 as tf.Tensor2D, weight as tf.Tensor2D, false, true);
-    y = bias ? tf.add(xw, bias) : xw;
-  } else if (weightT) {
+  if (weightT) {
     y = bias ? defineOp(3, linearBody(true, weightT))(x2, weight, bias) : defineOp(2, linearBody(false, weightT))(x2, weight);
   } else {
     y = bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);

@@ -1,20 +1,7 @@
 /**
- * Ops mode, for benchmarks only: `tuned` (default) is the wasm-friendly formulation; `naive`
- * runs the same modules the straightforward tfjs way (transpose-flag matMuls with stock
- * gradients, batched attention, stock GELU gradient), the baseline docs/tfjs-backends.md §4 measures.
+ * The per-step weight cache: layers that run many times per weight value keep their transposed
+ * weight for the duration of a step (docs/tfjs-backends.md §3, per-kernel costs).
  */
-export type OpsMode = 'tuned' | 'naive';
-
-let mode: OpsMode = 'tuned';
-
-export function setOpsMode(m: OpsMode): void {
-  mode = m;
-}
-
-export function opsMode(): OpsMode {
-  return mode;
-}
-
 let weightCache = false;
 
 /** Whether {@link withWeightCache} is active (read by `Linear`). */

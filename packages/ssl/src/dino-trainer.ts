@@ -1,34 +1,29 @@
 /**
- * One DINO + SelfPatch training iteration (docs/selfpatch.md §5 "One iteration"; docs/architecture.md §3):
+ * The DINO / DINO + SelfPatch training step (docs/selfpatch.md §5 "One iteration"; docs/architecture.md §3).
+ * Read with optimizer-step.ts, which holds the update half shared with MoBY:
  *
  *   teacher(all crops, loc=true)  [no tape; blocks tidied]  → targets with the current centers
- *   student(all crops, loc=false) in micro-batches, each `variableGrads` of its share of the loss,
- *   gradients accumulated (exactly the single-graph gradient: the loss is a sum of per-crop,
- *   per-image terms once the targets are fixed)
- *   → abort on a non-finite loss → clip per parameter → cancel last-layer grads (epoch <
- *   freeze_last_layer) → AdamW (lr, wd from the schedules) → EMA teacher → update centers.
+ *   student(all crops, loc=false) in micro-batches, each `variableGrads` of its share of the loss
+ *   (DINOLoss.studentTerms does all the loss scaling), gradients accumulated (exactly the
+ *   single-graph gradient: the loss is a sum of per-crop, per-image terms once the targets are fixed)
+ *   → OptimizerStep: abort on a non-finite loss → clip per parameter → cancel last-layer grads
+ *   (epoch < freeze_last_layer) → AdamW (lr, wd from the schedules)
+ *   → EMA teacher → update centers.
  *
  * Memory: only one micro-batch's graph is taped at a time, which keeps a ViT-Ti multi-crop step
  * inside wasm's 4 GB heap (docs/tfjs-backends.md §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
-import type { AdamWStateDict } from './adamw.js';
-import { AdamW } from './adamw.js';
-import { cancelLastLayerGradients, clipGradients } from './clip-gradients.js';
+import type { AdamW } from './adamw.js';
 import { DINOLoss, type DINOTargets } from './dino-loss.js';
 import { emaUpdate } from './ema.js';
-import { NonFiniteLossError } from './non-finite-loss.js';
-import { paramGroups, type ParamGroups } from './param-groups.js';
+import { OptimizerStep, scheduleAt, type OptimizerState, type Schedules } from './optimizer-step.js';
+import type { ParamGroups } from './param-groups.js';
 import type { SelfPatchDINO } from './selfpatch-dino.js';
+import type { TrainStepResult } from './train-step-result.js';
 
-export interface Schedules {
-  lr: ArrayLike<number>;
-  wd: ArrayLike<number>;
-  momentum: ArrayLike<number>;
-}
-
-export interface TrainerOptions {
+export interface DINOTrainerOptions {
   student: SelfPatchDINO;
   teacher: SelfPatchDINO;
   loss: DINOLoss;
@@ -47,28 +42,21 @@ export interface TrainerOptions {
   optimizer?: AdamW;
 }
 
-export interface StepResult {
-  iteration: number;
-  epoch: number;
-  loss: number;
+/** {@link TrainStepResult} with DINO's two terms by name (`terms` holds `cls` and, with SelfPatch, `patch`). */
+export interface DINOStepResult extends TrainStepResult {
   clsLoss: number;
   patchLoss: number;
-  lr: number;
-  weightDecay: number;
-  momentum: number;
   teacherTemp: number;
-  /** Pre-clip gradient norms by parameter name. */
-  gradNorms: Map<string, number>;
 }
 
 /**
  * Everything needed to continue training exactly (the loop adds its own position and data order):
  * weights by PyTorch key, AdamW moments and step counts, both centers, the drop-path RNG.
  */
-export interface TrainerState {
+export interface DINOTrainerState {
   student: Record<string, RawTensor>;
   teacher: Record<string, RawTensor>;
-  optimizer: AdamWStateDict;
+  optimizer: OptimizerState;
   center: RawTensor;
   patchCenter: RawTensor;
   dropPathRng: RngState;
@@ -98,30 +86,60 @@ function chunks(total: number, size: number): Array<[number, number]> {
   return out;
 }
 
-export class Trainer {
+/**
+ * DINO, or DINO + SelfPatch when the wrappers have a patch head: one {@link DINOTrainer.step} per
+ * iteration, state for exact resumption through {@link DINOTrainer.getState}.
+ *
+ * @example
+ * ```ts
+ * const cfg = { backbone: vitConfig('vit_tiny'), outDim: 1024, patchOutDim: 256 };
+ * const student = new SelfPatchDINO(cfg, new Rng(0));
+ * const teacher = new SelfPatchDINO(cfg, new Rng(0));
+ * teacher.loadStateDict(student.stateDict());
+ * const loss = new DINOLoss({ outDim: 1024, patchOutDim: 256, ncrops: 2, nepochs: 1 });
+ * const schedules = { lr: cosineSchedule(5e-4, 1e-6, 1, 10), wd: cosineSchedule(0.04, 0.4, 1, 10), momentum: cosineSchedule(0.996, 1, 1, 10) };
+ * const trainer = new DINOTrainer({ student, teacher, loss, schedules, niterPerEpoch: 10 });
+ * const crops = [tf.randomNormal([2, 3, 224, 224]), tf.randomNormal([2, 3, 224, 224])] as tf.Tensor4D[];
+ * console.log(trainer.step(crops, 0).terms); // { cls: …, patch: … }
+ * ```
+ */
+export class DINOTrainer {
   readonly student: SelfPatchDINO;
   readonly teacher: SelfPatchDINO;
   readonly loss: DINOLoss;
-  readonly optimizer: AdamW;
-  readonly groups: ParamGroups;
-  private readonly opts: Required<Omit<TrainerOptions, 'optimizer' | 'microBatch' | 'teacherMicroBatch' | 'singleGraph'>> & {
+  readonly update: OptimizerStep;
+  private readonly opts: Required<Omit<DINOTrainerOptions, 'optimizer' | 'microBatch' | 'teacherMicroBatch' | 'singleGraph'>> & {
     microBatch?: number;
     teacherMicroBatch?: number;
     singleGraph?: boolean;
   };
 
-  constructor(options: TrainerOptions) {
+  constructor(options: DINOTrainerOptions) {
     this.student = options.student;
     this.teacher = options.teacher;
     this.loss = options.loss;
-    this.optimizer = options.optimizer ?? new AdamW();
     this.opts = { clipGrad: 3.0, freezeLastLayer: 1, ...options };
-    if (options.microBatch !== undefined && !(Number.isInteger(options.microBatch) && options.microBatch > 0)) {
-      throw new ConfigError('micro_batch', `must be a positive integer, got ${options.microBatch}`);
+    for (const key of ['microBatch', 'teacherMicroBatch'] as const) {
+      const v = options[key];
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new ConfigError(key === 'microBatch' ? 'micro_batch' : 'teacher_micro_batch', `must be a positive integer, got ${v}`);
     }
-    this.groups = paramGroups(this.student.namedParameters());
+    this.update = new OptimizerStep({
+      parameters: this.student.namedParameters(),
+      clipRule: 'per-parameter',
+      clipGrad: this.opts.clipGrad,
+      freezeLastLayer: this.opts.freezeLastLayer,
+      ...(options.optimizer ? { optimizer: options.optimizer } : {}),
+    });
     this.teacher.eval();
     this.student.train();
+  }
+
+  get optimizer(): AdamW {
+    return this.update.optimizer;
+  }
+
+  get groups(): ParamGroups {
+    return this.update.groups;
   }
 
   /** Teacher outputs per crop (no gradient recorded). */
@@ -215,7 +233,7 @@ export class Trainer {
   }
 
   /** A snapshot of all training state (host copies; safe to serialise). */
-  getState(): TrainerState {
+  getState(): DINOTrainerState {
     const raw = (sd: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, tensorToRaw(t)]));
     return {
       student: raw(this.student.stateDict()),
@@ -228,7 +246,7 @@ export class Trainer {
   }
 
   /** Restores a {@link getState} snapshot (strict: the architecture must match). */
-  setState(state: TrainerState): void {
+  setState(state: DINOTrainerState): void {
     this.student.loadStateDict(state.student, { context: 'trainer state (student)' });
     this.teacher.loadStateDict(state.teacher, { context: 'trainer state (teacher)' });
     this.optimizer.loadStateDict(state.optimizer, rawToTensor);
@@ -248,45 +266,37 @@ export class Trainer {
    * console.log(res.loss, res.lr);
    * ```
    */
-  step(crops: tf.Tensor4D[], it: number, hooks: StepHooks = {}): StepResult {
+  step(crops: tf.Tensor4D[], it: number, hooks: StepHooks = {}): DINOStepResult {
     // Each layer runs once per micro-batch and crop group while its weights change once per step:
     // the layers keep their transposed weights for the step (docs/tfjs-backends.md §3, per-kernel costs).
     return withWeightCache(() => this.runStep(crops, it, hooks));
   }
 
-  private runStep(crops: tf.Tensor4D[], it: number, hooks: StepHooks): StepResult {
-    const { schedules, niterPerEpoch } = this.opts;
-    if (it < 0 || it >= schedules.lr.length) throw new ConfigError('iteration', `${it} is outside the schedule (0..${schedules.lr.length - 1})`);
-    const epoch = Math.floor(it / niterPerEpoch);
-    const lr = schedules.lr[it] as number;
-    const wd = schedules.wd[it] as number;
-    const momentum = schedules.momentum[it] as number;
+  private runStep(crops: tf.Tensor4D[], it: number, hooks: StepHooks): DINOStepResult {
+    const at = scheduleAt(this.opts.schedules, it, this.opts.niterPerEpoch);
     // Plain DINO: the teacher sees the global crops only, so its center too (official DINO).
     const teacherOut = this.teacherForward(this.student.plainDino ? crops.slice(0, this.loss.options.nGlobalCrops) : crops);
-    const targets = this.loss.targets(teacherOut.cls, teacherOut.patch, epoch);
+    const targets = this.loss.targets(teacherOut.cls, teacherOut.patch, at.epoch);
     let grads: Map<string, tf.Tensor | null> | null = null;
     try {
       const res = this.studentBackward(crops, targets);
       grads = res.grads;
       const total = res.cls + this.loss.options.patchWeight * res.patch;
-      if (!Number.isFinite(total)) throw new NonFiniteLossError(it, total);
-      hooks.onGradients?.(grads);
-      const gradNorms = clipGradients(grads, this.opts.clipGrad);
-      cancelLastLayerGradients(grads, epoch, this.opts.freezeLastLayer);
-      this.optimizer.step(
-        [
-          { params: this.groups.regularized, lr, weightDecay: wd },
-          { params: this.groups.notRegularized, lr, weightDecay: 0 },
-        ],
-        grads,
-      );
-      emaUpdate(this.teacher, this.student, momentum);
+      const { gradNorms } = this.update.apply(total, grads, at, hooks.onGradients);
+      emaUpdate(this.teacher, this.student, at.momentum);
       this.loss.updateCenter(teacherOut.cls, teacherOut.patch);
-      return { iteration: it, epoch, loss: total, clsLoss: res.cls, patchLoss: res.patch, lr, weightDecay: wd, momentum, teacherTemp: targets.teacherTemp, gradNorms };
+      const terms: Record<string, number> = { cls: res.cls };
+      if (!this.student.plainDino) terms.patch = res.patch;
+      return { ...at, loss: total, terms, clsLoss: res.cls, patchLoss: res.patch, teacherTemp: targets.teacherTemp, gradNorms };
     } finally {
       this.loss.disposeTargets(targets);
       tf.dispose([...teacherOut.cls, ...teacherOut.patch]);
       if (grads) tf.dispose([...grads.values()].filter((g): g is tf.Tensor => g !== null));
     }
+  }
+
+  /** Frees the optimizer state (the modules and the loss belong to the caller). */
+  dispose(): void {
+    this.update.dispose();
   }
 }

@@ -1,13 +1,13 @@
 /**
- * The two training objectives behind one interface, so the loop, checkpoints and logging are
- * shared: DINO / DINO+SelfPatch through the ssl package's `Trainer` (docs/selfpatch.md §5), and
- * MoBY / MoBY+SelfPatch with AdamW, per-iteration cosine lr and norm clipping (docs/swin-moby.md
- * "Optimization").
+ * Config → trainer wiring for the two objectives, behind one interface so the loop, checkpoints and
+ * logging are shared: DINO / DINO+SelfPatch on the ssl package's `DINOTrainer` (docs/selfpatch.md
+ * §5) and MoBY / MoBY+SelfPatch on its `MoBYTrainer` (docs/swin-moby.md §2). The steps themselves
+ * live in @selfpatch/ssl; this file only builds models, schedules and checkpoint tensor names.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, rawToTensor, tensorToRaw, type Module, type RawTensor, type RngState } from '@selfpatch/nn';
+import { Rng, tensorToRaw, type Module, type RawTensor, type RngState } from '@selfpatch/nn';
 import { SELFPATCH_MULTICROP, type RecipeSpec } from '@selfpatch/data';
-import { AdamW, DINOLoss, MoBY, MoBYSelfPatch, SelfPatchDINO, Trainer, clipGradNorm, cosineSchedule, paramGroups, type ParamGroups } from '@selfpatch/ssl';
+import { DINOLoss, DINOTrainer, MoBY, MoBYSelfPatch, MoBYTrainer, SelfPatchDINO, cosineSchedule, type OptimizerState, type TrainStepResult } from '@selfpatch/ssl';
 import { SwinTransformer, numFeatures, swinTiny, type SwinConfig } from '@selfpatch/swin';
 import { exportVitStateDict, vitConfig, type VitArch, type VitConfig, VisionTransformer } from '@selfpatch/vit';
 import type { TrainConfig } from './config.js';
@@ -24,17 +24,18 @@ export interface StepMetrics {
 }
 
 /** Tensors by name plus JSON-able extras: everything needed to continue exactly. */
-export interface JobState {
+export interface ObjectiveState {
   tensors: Record<string, RawTensor>;
   meta: { optimizerSteps: Record<string, number>; rng: RngState };
 }
 
-export interface TrainJob {
+/** One training objective wired from a config (what the loop drives). */
+export interface TrainObjective {
   readonly recipe: RecipeSpec;
   /** Runs iteration `it` on a batch (per crop `[B, 3, s, s]`). Throws on a non-finite loss. */
   step(crops: tf.Tensor4D[], it: number): StepMetrics;
-  getState(): JobState;
-  setState(s: JobState): void;
+  getState(): ObjectiveState;
+  setState(s: ObjectiveState): void;
   /** The teacher (target) backbone with the official keys. */
   teacherBackbone(): Record<string, RawTensor>;
   /** Parameter count of the trained network. */
@@ -42,7 +43,7 @@ export interface TrainJob {
   dispose(): void;
 }
 
-export interface JobContext {
+export interface ObjectiveContext {
   config: TrainConfig;
   /** Iterations per epoch (the loader's full batches). */
   niterPerEpoch: number;
@@ -80,10 +81,10 @@ function take(tensors: Record<string, RawTensor>, prefix: string): Record<string
   return out;
 }
 
-function optimizerTensors(opt: AdamW): { tensors: Record<string, RawTensor>; steps: Record<string, number> } {
+function optimizerTensors(state: OptimizerState): { tensors: Record<string, RawTensor>; steps: Record<string, number> } {
   const tensors: Record<string, RawTensor> = {};
   const steps: Record<string, number> = {};
-  for (const [name, s] of Object.entries(opt.stateDict())) {
+  for (const [name, s] of Object.entries(state)) {
     tensors[`optimizer.${name}.exp_avg`] = s.exp_avg;
     tensors[`optimizer.${name}.exp_avg_sq`] = s.exp_avg_sq;
     steps[name] = s.step;
@@ -91,8 +92,8 @@ function optimizerTensors(opt: AdamW): { tensors: Record<string, RawTensor>; ste
   return { tensors, steps };
 }
 
-function loadOptimizer(opt: AdamW, tensors: Record<string, RawTensor>, steps: Record<string, number>): void {
-  const sd = Object.fromEntries(
+function optimizerState(tensors: Record<string, RawTensor>, steps: Record<string, number>): OptimizerState {
+  return Object.fromEntries(
     Object.entries(steps).map(([name, step]) => {
       const m = tensors[`optimizer.${name}.exp_avg`];
       const v = tensors[`optimizer.${name}.exp_avg_sq`];
@@ -100,7 +101,13 @@ function loadOptimizer(opt: AdamW, tensors: Record<string, RawTensor>, steps: Re
       return [name, { step, exp_avg: m, exp_avg_sq: v }];
     }),
   );
-  opt.loadStateDict(sd, rawToTensor);
+}
+
+/** The loop's view of a step: total, named terms and the schedule values. */
+function metrics(r: TrainStepResult): StepMetrics {
+  const m: StepMetrics = { loss: r.loss, terms: r.terms, lr: r.lr, weight_decay: r.weightDecay, momentum: r.momentum };
+  if (r.teacherTemp !== undefined) m.teacher_temp = r.teacherTemp;
+  return m;
 }
 
 function countParams(m: Module): number {
@@ -108,15 +115,15 @@ function countParams(m: Module): number {
 }
 
 /** DINO or DINO+SelfPatch on a ViT. */
-export class DinoJob implements TrainJob {
+export class DinoObjective implements TrainObjective {
   readonly recipe: RecipeSpec;
-  readonly trainer: Trainer;
+  readonly trainer: DINOTrainer;
   readonly numParams: number;
   private readonly student: SelfPatchDINO;
   private readonly teacher: SelfPatchDINO;
   private readonly loss: DINOLoss;
 
-  constructor({ config: c, niterPerEpoch }: JobContext) {
+  constructor({ config: c, niterPerEpoch }: ObjectiveContext) {
     const selfpatch = c.method === 'dino+selfpatch';
     const layout = selfpatch ? 'selfpatch' : 'dino';
     const rng = new Rng(c.seed);
@@ -151,7 +158,7 @@ export class DinoJob implements TrainJob {
       wd: cosineSchedule(c.weight_decay, c.weight_decay_end, c.epochs, niterPerEpoch),
       momentum: cosineSchedule(c.momentum_teacher, 1, c.epochs, niterPerEpoch),
     };
-    this.trainer = new Trainer({
+    this.trainer = new DINOTrainer({
       student: this.student,
       teacher: this.teacher,
       loss: this.loss,
@@ -176,15 +183,12 @@ export class DinoJob implements TrainJob {
   }
 
   step(crops: tf.Tensor4D[], it: number): StepMetrics {
-    const r = this.trainer.step(crops, it);
-    const terms: Record<string, number> = { cls: r.clsLoss };
-    if (!this.student.plainDino) terms.patch = r.patchLoss;
-    return { loss: r.loss, terms, lr: r.lr, weight_decay: r.weightDecay, momentum: r.momentum, teacher_temp: r.teacherTemp };
+    return metrics(this.trainer.step(crops, it));
   }
 
-  getState(): JobState {
+  getState(): ObjectiveState {
     const s = this.trainer.getState();
-    const opt = optimizerTensors(this.trainer.optimizer);
+    const opt = optimizerTensors(s.optimizer);
     return {
       tensors: {
         ...prefixed(s.student, 'student.'),
@@ -197,21 +201,18 @@ export class DinoJob implements TrainJob {
     };
   }
 
-  setState(s: JobState): void {
+  setState(s: ObjectiveState): void {
     const center = s.tensors['loss.center'];
     const patchCenter = s.tensors['loss.patch_center'];
     if (!center || !patchCenter) throw new Error('checkpoint lacks the DINO centers (loss.center, loss.patch_center)');
-    const opt = new AdamW();
-    loadOptimizer(opt, s.tensors, s.meta.optimizerSteps);
     this.trainer.setState({
       student: take(s.tensors, 'student.'),
       teacher: take(s.tensors, 'teacher.'),
-      optimizer: opt.stateDict(),
+      optimizer: optimizerState(s.tensors, s.meta.optimizerSteps),
       center,
       patchCenter,
       dropPathRng: s.meta.rng,
     });
-    opt.dispose();
   }
 
   teacherBackbone(): Record<string, RawTensor> {
@@ -219,7 +220,7 @@ export class DinoJob implements TrainJob {
   }
 
   dispose(): void {
-    this.trainer.optimizer.dispose();
+    this.trainer.dispose();
     this.loss.dispose();
     this.student.dispose();
     this.teacher.dispose();
@@ -227,34 +228,26 @@ export class DinoJob implements TrainJob {
 }
 
 /** MoBY or MoBY+SelfPatch (Swin, or ViT for plain MoBY). */
-export class MobyJob implements TrainJob {
+export class MobyObjective implements TrainObjective {
   readonly recipe: RecipeSpec;
   readonly numParams: number;
+  readonly trainer: MoBYTrainer;
   private readonly model: MoBY;
-  private readonly optimizer = new AdamW();
-  private readonly groups: ParamGroups;
-  private readonly lr: Float64Array;
-  private readonly total: number;
-  private readonly dropPathRng: Rng;
-  private readonly clip: number;
-  private readonly weightDecay: number;
 
-  constructor({ config: c, niterPerEpoch }: JobContext) {
-    this.clip = c.clip_grad;
-    this.weightDecay = c.weight_decay;
+  constructor({ config: c, niterPerEpoch }: ObjectiveContext) {
     const rng = new Rng(c.seed);
-    this.dropPathRng = rng.fork('drop_path');
+    const dropPathRng = rng.fork('drop_path');
     let online: VisionTransformer | SwinTransformer;
     let target: VisionTransformer | SwinTransformer;
     let dim: number;
     if (c.arch === 'swin_tiny') {
       const cfg = swinFor(c, c.drop_path_rate);
-      online = new SwinTransformer(cfg, { rng: rng.fork('init'), dropPathRng: this.dropPathRng });
+      online = new SwinTransformer(cfg, { rng: rng.fork('init'), dropPathRng });
       target = new SwinTransformer({ ...cfg, dropPathRate: 0 }, { rng: rng.fork('init') });
       dim = numFeatures(cfg);
     } else {
       const cfg = vitFor(c, 'dino', c.drop_path_rate);
-      online = new VisionTransformer(cfg, { rng: rng.fork('init'), dropPathRng: this.dropPathRng });
+      online = new VisionTransformer(cfg, { rng: rng.fork('init'), dropPathRng });
       target = new VisionTransformer({ ...cfg, dropPathRate: 0 }, { rng: rng.fork('init') });
       dim = cfg.embedDim;
     }
@@ -283,43 +276,25 @@ export class MobyJob implements TrainJob {
             matching: { k: c.k_num },
           })
         : new MoBY(online, target, base);
-    this.groups = paramGroups(this.model.onlineParameters());
     const scale = c.batch_size / c.lr_batch_ref;
-    this.lr = cosineSchedule(c.lr * scale, c.min_lr * scale, c.epochs, niterPerEpoch, c.warmup_epochs, c.warmup_lr * scale);
-    this.total = c.epochs * niterPerEpoch;
+    const lr = cosineSchedule(c.lr * scale, c.min_lr * scale, c.epochs, niterPerEpoch, c.warmup_epochs, c.warmup_lr * scale);
+    this.trainer = new MoBYTrainer({ model: this.model, lr, weightDecay: c.weight_decay, niterPerEpoch, clipGrad: c.clip_grad, dropPathRng });
     this.numParams = countParams(this.model);
     this.recipe = { kind: 'moby', size: c.global_crop_size };
   }
 
   step(crops: tf.Tensor4D[], it: number): StepMetrics {
-    const [v1, v2] = crops as [tf.Tensor4D, tf.Tensor4D];
-    const r = this.model.step(v1, v2, it, this.total);
-    const grads = new Map<string, tf.Tensor | null>(r.grads);
-    try {
-      if (this.clip > 0) clipGradNorm(grads, this.clip);
-      const lr = this.lr[it] as number;
-      this.optimizer.step(
-        [
-          { params: this.groups.regularized, lr, weightDecay: this.weightDecay },
-          { params: this.groups.notRegularized, lr, weightDecay: 0 },
-        ],
-        grads,
-      );
-      return { loss: r.loss, terms: Object.fromEntries(r.terms), lr, weight_decay: this.weightDecay, momentum: r.momentum };
-    } finally {
-      tf.dispose([...grads.values()].filter((g): g is tf.Tensor => g !== null));
-    }
+    return metrics(this.trainer.step(crops, it));
   }
 
-  getState(): JobState {
-    const opt = optimizerTensors(this.optimizer);
-    return { tensors: { ...rawDict(this.model.stateDict(), 'model.'), ...opt.tensors }, meta: { optimizerSteps: opt.steps, rng: this.dropPathRng.getState() } };
+  getState(): ObjectiveState {
+    const s = this.trainer.getState();
+    const opt = optimizerTensors(s.optimizer);
+    return { tensors: { ...prefixed(s.model, 'model.'), ...opt.tensors }, meta: { optimizerSteps: opt.steps, rng: s.dropPathRng as RngState } };
   }
 
-  setState(s: JobState): void {
-    this.model.loadStateDict(take(s.tensors, 'model.'), { context: 'checkpoint (model)' });
-    loadOptimizer(this.optimizer, s.tensors, s.meta.optimizerSteps);
-    this.dropPathRng.setState(s.meta.rng);
+  setState(s: ObjectiveState): void {
+    this.trainer.setState({ model: take(s.tensors, 'model.'), optimizer: optimizerState(s.tensors, s.meta.optimizerSteps), dropPathRng: s.meta.rng });
   }
 
   teacherBackbone(): Record<string, RawTensor> {
@@ -327,11 +302,12 @@ export class MobyJob implements TrainJob {
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    this.trainer.dispose();
     this.model.dispose();
   }
 }
 
-export function createJob(ctx: JobContext): TrainJob {
-  return ctx.config.method.startsWith('dino') ? new DinoJob(ctx) : new MobyJob(ctx);
+/** The objective `config.method` names, wired from the config. */
+export function createObjective(ctx: ObjectiveContext): TrainObjective {
+  return ctx.config.method.startsWith('dino') ? new DinoObjective(ctx) : new MobyObjective(ctx);
 }
