@@ -2,7 +2,8 @@
  * `selfpatch-infer`: inference on WASM in Node with any checkpoint the packages load —
  * `features` (patch features to safetensors), `attention` (attention and PCA PNGs), `propagate`
  * (video object segmentation from a first-frame mask over a folder of frames or a DAVIS
- * sequence, scored with J&F when ground truth is given). Built on @selfpatch/eval's runners.
+ * sequence, scored with J&F when ground truth is given), `web` (serves the prebuilt browser app).
+ * Built on @selfpatch/eval's runners.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
@@ -15,6 +16,7 @@ import { decodeImage, IMAGE_EXTENSIONS, pilResize, readMask, toNormalizedCHW } f
 import { scoreSequence, summarizeScores, GLOBAL_COLUMNS, type DavisScores } from '@selfpatch/eval';
 import { checkpointOptions, davisSequences, intOption, MAX_IMAGE_SIDE, openCheckpoint, propagateSequence, runCli, visualizeImage, type CheckpointCliOptions, type DenseBackbone } from '@selfpatch/eval/node';
 import { frameProgress } from './progress.js';
+import { serveWebApp } from './web-server.js';
 
 /** Patch features of one image as `[h·w, C]` float32 plus the grid in the metadata. */
 export async function extractFeatures(net: DenseBackbone, image: string, size: number): Promise<{ bytes: Uint8Array; h: number; w: number; c: number }> {
@@ -129,6 +131,25 @@ export function buildProgram(): Command {
         printScores(scores);
         writeFileAtomic(join(o.out, 'scores.json'), new TextEncoder().encode(`${JSON.stringify(scores.global, null, 2)}\n`));
       }
+    });
+  program
+    .command('web')
+    .description('serve the browser app (prebuilt in the package) cross-origin isolated; open the printed URL')
+    .option('--port <n>', 'port (0: any free one)', intOption('--port', 0, 65535), 8080)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--root <dir>', 'folder of another build of the app (default: the packaged one)')
+    .action(async (o: { port: number; host: string; root?: string }) => {
+      const { server, url } = await serveWebApp(o);
+      console.log(`selfpatch-infer web app: ${url} (Ctrl-C stops)`);
+      // Serve until interrupted; the CLI wrapper exits when the action returns.
+      await new Promise<void>((done) => {
+        const stop = () => {
+          server.closeAllConnections();
+          server.close(() => done());
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
     });
   return program;
 }

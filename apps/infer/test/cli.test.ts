@@ -111,3 +111,36 @@ test('hostile and absurd inputs: one line, exit 2, before any work (infer and ev
   assert.equal(missing.status, 2, missing.stderr);
   assert.match(missing.stderr, /nope\.pth: cannot read file/);
 });
+
+test('selfpatch-infer web serves a build of the app cross-origin isolated, stops on SIGTERM, and names a missing build', async () => {
+  const { spawn } = await import('node:child_process');
+  const site = mkdtempSync(join(tmpdir(), 'selfpatch-web-'));
+  writeFileSync(join(site, 'index.html'), '<!doctype html><title>selfpatch</title>');
+  writeFileSync(join(site, 'app.wasm'), new Uint8Array([0, 97, 115, 109]));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, 'web', '--root', site, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /web app: (http:\/\/\S+)/.exec(out);
+      if (m) ok(m[1] as string);
+    });
+    child.on('exit', (code) => fail(new Error(`web exited early (${code})`)));
+  });
+  const page = await fetch(url);
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+  assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
+  assert.match(await page.text(), /<title>selfpatch<\/title>/);
+  const wasm = await fetch(new URL('app.wasm', url));
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  assert.equal((await fetch(new URL('missing.js', url))).status, 404);
+  const code = await new Promise<number | null>((ok) => {
+    child.on('exit', ok);
+    child.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
+  const none = run(['web', '--root', join(site, 'nope'), '--port', '0']);
+  assert.equal(none.status, 2, none.stderr);
+  assert.match(none.stderr, /--root.*holds no index\.html/);
+});

@@ -10,9 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { build } from 'vite';
@@ -24,13 +23,13 @@ import { use } from '@selfpatch/backend/testing';
 import { decodeImage, demoImagesDir, pilResize, toNormalizedCHW } from '@selfpatch/data';
 import { attentionMaps, loadBackbone } from '@selfpatch/eval';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
+import { serveWebApp } from '../src/web-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.SELFPATCH_CHROMIUM ?? '/usr/bin/chromium';
 const davis = resolve(process.env.SELFPATCH_DAVIS_DIR ?? join(here, '../../../../shared/data/davis2016-sample/DAVIS'));
 const FRAMES = 6;
 const SHORT = 192;
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream' };
 
 /** Waits until the page's `window.selfpatch[field]` is set, or its error is. */
 function settled(page: Page, field: 'model' | 'attention' | 'propagation', timeout: number): Promise<unknown> {
@@ -91,19 +90,9 @@ test('browser app: model from URL, attention maps and mask propagation match the
   tf.dispose([x, attn]);
   net.dispose();
 
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const file = join(site, url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname));
-    if (!file.startsWith(site) || !existsSync(file)) return void res.writeHead(404).end();
-    res.writeHead(200, {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
-    });
-    res.end(readFileSync(file));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  // The server `selfpatch-infer web` runs, on this build.
+  const { server, url: siteUrl } = await serveWebApp({ root: site, port: 0 });
+  const port = Number(new URL(siteUrl).port);
   // playwright's launch() always starts from a fresh temporary profile (a fresh user-data dir).
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

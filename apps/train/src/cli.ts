@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { runCliMain } from '@selfpatch/checkpoint/node';
 import { describeBackend, initBackend } from '@selfpatch/backend';
-import { DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
+import { CONFIG_HELP, DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
 import { train, type MetricsRecord } from './run.js';
 import { writeReport } from './report.js';
 import { exportCheckpoint } from './export.js';
@@ -128,6 +128,14 @@ export function nextCommands(env: NodeJS.ProcessEnv = process.env): { train: str
   return { train: 'npx selfpatch-train', eval: 'npx selfpatch-eval', evalNote: '(selfpatch-eval comes with `npm install @selfpatch/eval`)' };
 }
 
+/** The options section of `cmd`'s help, as commander formats it (terms, descriptions, defaults, choices). */
+function optionList(cmd: Command): string {
+  const help = cmd.createHelp();
+  const options = help.visibleOptions(cmd);
+  const width = Math.max(...options.map((o) => help.optionTerm(o).length));
+  return options.map((o) => `  ${help.optionTerm(o).padEnd(width)}  ${help.optionDescription(o)}`).join('\n');
+}
+
 export function buildProgram(): Command {
   const program = new Command('selfpatch-train').description('SelfPatch / DINO / MoBY self-supervised pretraining on TensorFlow.js').showHelpAfterError();
   const trainCmd = program
@@ -137,14 +145,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON or YAML file of config keys')
     .option('--resume', 'continue from the newest checkpoint in --out')
     .option('--set <key=value...>', 'override config keys (values read as YAML)');
-  for (const key of CONFIG_KEYS) {
-    const help = key === 'data' ? 'image folder (default: the embedded demo photos)' : key === 'backend'
-          ? 'auto | tensorflow | webgpu | wasm | cpu'
-          : key === 'threads'
-            ? 'XNNPACK threads on wasm, 1-8 (opt-in; slower when the other cores are busy)'
-            : `config key ${key}`;
-    trainCmd.option(`--${flagOf(key)} <value>`, help);
-  }
+  for (const key of CONFIG_KEYS) trainCmd.option(`--${flagOf(key)} <value>`, CONFIG_HELP[key as keyof typeof CONFIG_HELP]);
   trainCmd.action(async (opts: Record<string, unknown>) => {
     process.exitCode = await runTrain(opts);
   });
@@ -170,6 +171,8 @@ export function buildProgram(): Command {
       const r = exportCheckpoint(opts.checkpoint, opts.out);
       console.log(`${r.safetensors}\n${r.pth}`);
     });
+  // `selfpatch-train --help` shows the default command's options too, not just the subcommands.
+  program.addHelpText('after', () => `\nOptions of train, the default command (selfpatch-train --max-steps 10 = selfpatch-train train --max-steps 10):\n${optionList(trainCmd)}`);
   program
     .command('presets')
     .description('list the presets and what they set')

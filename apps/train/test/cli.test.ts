@@ -101,3 +101,16 @@ test('the printed next steps use npm scripts inside the repository and the insta
   assert.match(outside.evalNote ?? '', /npm install @selfpatch\/eval/);
   assert.equal(nextCommands({}).train, 'npx selfpatch-train');
 });
+
+test('selfpatch-train --help lists every option of the default train command, each config key with a description', async () => {
+  const { trainConfigSchema, CONFIG_HELP } = await import('../src/config.js');
+  const r = run(['--help']);
+  assert.equal(r.status, 0, r.stderr);
+  for (const flag of ['--preset', '--config', '--resume', '--set']) assert.ok(r.stdout.includes(flag), flag);
+  for (const key of Object.keys(trainConfigSchema.shape)) {
+    const flag = key === 'max_steps' ? '--max-steps' : `--${key.replaceAll('_', '-')}`;
+    const line = r.stdout.split('\n').find((l) => l.trimStart().startsWith(`${flag} `));
+    assert.ok(line, `${flag} missing from --help`);
+    assert.ok(line.includes(CONFIG_HELP[key as keyof typeof CONFIG_HELP].slice(0, 20)), `${flag} has no description`);
+  }
+});

@@ -1,6 +1,8 @@
 /** Exports shared by the Node and browser entries: image type, PIL ops, recipes, DAVIS transform. */
 export { createImage, type RGBImage } from './image.js';
-export { ImageDecodeError, type DecodeOptions } from './decode-error.js';
+// The seeded generator every random transform takes, so a data user needs no other package.
+export { Rng, type RngState } from '@selfpatch/nn/base';
+export { ImageDecodeError, MissingDependencyError, type DecodeOptions } from './decode-error.js';
 export { pilResize, type PilFilter } from './pil-resize.js';
 export { gaussianBlur, gaussianBoxRadius } from './pil-blur.js';
 export { luma, grayscale, adjustBrightness, adjustContrast, adjustSaturation, adjustHue, solarize } from './pil-color.js';

@@ -10,6 +10,16 @@ export class ImageDecodeError extends SelfPatchError {
   }
 }
 
+/** An optional peer dependency this code path needs is not installed. */
+export class MissingDependencyError extends SelfPatchError {
+  constructor(
+    readonly dependency: string,
+    readonly purpose: string,
+  ) {
+    super(`'${dependency}' is not installed: it ${purpose}. Install it beside @selfpatch/data: npm install ${dependency}`);
+  }
+}
+
 export interface DecodeOptions {
   /** Name for error messages. */
   source?: string;

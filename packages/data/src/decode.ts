@@ -4,11 +4,28 @@
  * torchvision's loader uses), and EXIF orientation is applied (torchvision's loader does not; a
  * rotated phone photo should not train sideways). Failures raise {@link ImageDecodeError} naming
  * the file; absurd dimensions are refused before decoding.
+ *
+ * `sharp` is an optional peer dependency (a native binary browser users should not install), loaded
+ * on the first decode; without it decoding raises {@link MissingDependencyError} naming it.
  */
-import sharp from 'sharp';
-import { ImageDecodeError, type DecodeOptions } from './decode-error.js';
+import type sharpType from 'sharp';
+import { ImageDecodeError, MissingDependencyError, type DecodeOptions } from './decode-error.js';
 import type { RGBImage } from './image.js';
 
+type Sharp = typeof sharpType;
+let sharpModule: Promise<Sharp> | null = null;
+
+function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    (err: unknown) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new MissingDependencyError('sharp', 'decodes images in Node');
+      throw err;
+    },
+  );
+  return sharpModule;
+}
 
 /**
  * @example
@@ -22,6 +39,7 @@ export async function decodeImage(input: Uint8Array | string, options: DecodeOpt
   const source = options.source ?? (typeof input === 'string' ? input : '<buffer>');
   const maxPixels = options.maxPixels ?? 2 ** 28;
   if (typeof input !== 'string' && input.length === 0) throw new ImageDecodeError(source, 'empty file');
+  const sharp = await loadSharp();
   try {
     const img = sharp(input, { failOn: 'error', limitInputPixels: maxPixels, sequentialRead: true });
     const { data, info } = await img.rotate().toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
