@@ -108,7 +108,10 @@ for (const p of packages) {
   await check(`pack ${p.json.name}@${p.json.version}${afterVersion ? ' (after changeset version)' : ''}`, () => {
     const args = ['pack', '--json', '--pack-destination', tarballs, ...(afterVersion ? ['--ignore-scripts'] : [])];
     const r = must('npm pack', run('npm', args, { cwd: p.dir }));
-    const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0];
+    // prepack's own output (builds) comes first on stdout; npm's JSON report is the last top-level array.
+    const start = [...r.stdout.matchAll(/^\[\s*\{/gm)].at(-1)?.index;
+    if (start === undefined) throw new Error(`no JSON report from npm pack:\n${r.stdout.slice(-2000)}`);
+    const info = JSON.parse(r.stdout.slice(start))[0];
     packed.set(p.json.name, join(tarballs, info.filename));
     const files = new Set(info.files.map((f) => f.path));
     const missing = declaredTargets(p.json).filter((t) => (t.includes('*') ? ![...files].some((f) => new RegExp(`^${t.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace('\\*', '.*').replace('*', '.*')}$`).test(f)) : !files.has(t)));
