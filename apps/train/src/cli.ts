@@ -10,17 +10,27 @@ import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { runCliMain } from '@selfpatch/checkpoint/node';
+import { ConfigError } from '@selfpatch/nn';
 import { describeBackend, initBackend } from '@selfpatch/backend';
 import { CONFIG_HELP, DEFAULT_PRESET, PRESETS, parseOverrides, readConfigFile, resolveConfig, trainConfigSchema } from './config.js';
 import { train, type MetricsRecord } from './run.js';
 import { writeReport } from './report.js';
 import { exportCheckpoint } from './export.js';
+import { describeRecipe, recipeSummary } from './recipe-notes.js';
 
 const CONFIG_KEYS = Object.keys(trainConfigSchema.shape);
 const FLAG_ALIASES: Record<string, string> = { data: 'data', out: 'out', max_steps: 'max-steps', backend: 'backend' };
 
 function flagOf(key: string): string {
   return FLAG_ALIASES[key] ?? key.replaceAll('_', '-');
+}
+
+function intOption(name: string, min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(name, `expected an integer >= ${min}, got '${v}'`);
+    return n;
+  };
 }
 
 function camel(flag: string): string {
@@ -62,6 +72,9 @@ async function runTrain(opts: Record<string, unknown>): Promise<number> {
   const explicitOut = [fromFile, overrides, fromFlags].some((l) => 'out' in l);
   let config = resolveConfig(String(opts.preset), fromFile, overrides, fromFlags);
   if (!explicitOut) config = { ...config, out: defaultOut(config.out, opts.resume === true) };
+  // A changed recipe (a smaller batch on one machine, another temperature) is said before any work.
+  const recipe = recipeSummary(String(opts.preset), config);
+  if (recipe.changes.length > 0) for (const line of describeRecipe(recipe).slice(2)) console.error(line.replace(/^ {2}/, 'note: '));
   const backend = await initBackend(config.backend, { threads: config.threads });
   console.error(`backend: ${describeBackend(backend)}`);
 
@@ -175,9 +188,18 @@ export function buildProgram(): Command {
   program.addHelpText('after', () => `\nOptions of train, the default command (selfpatch-train --max-steps 10 = selfpatch-train train --max-steps 10):\n${optionList(trainCmd)}`);
   program
     .command('presets')
-    .description('list the presets and what they set')
-    .action(() => {
-      for (const [name, p] of Object.entries(PRESETS)) console.log(`${name}${name === DEFAULT_PRESET ? ' (default)' : ''}: ${JSON.stringify(p)}`);
+    .description("list the presets: source, global batch, peak lr, steps per epoch, warm-up steps, and what --set changes from the recipe")
+    .argument('[name]', 'one preset (default: all)')
+    .option('--images <n>', "training images the steps are counted on (default: the preset's dataset, ImageNet-1k train: 1281167)", intOption('--images', 1))
+    .option('--set <key=value...>', 'override config keys, as for train')
+    .option('--values', 'list every value of the preset with its source')
+    .action((name: string | undefined, o: { images?: number; set?: string[]; values?: boolean }) => {
+      const names = name ? [name] : Object.keys(PRESETS);
+      for (const n of names) {
+        const config = resolveConfig(n, parseOverrides(o.set ?? []));
+        console.log(describeRecipe(recipeSummary(n, config, o.images)).join('\n').replace(/^(\S+):/, n === DEFAULT_PRESET ? '$1 (default):' : '$1:'));
+        if (o.values) for (const [k, [v, src]] of Object.entries(PRESETS[n]?.values ?? {})) console.log(`    ${k} = ${JSON.stringify(v)}  ← ${src}`);
+      }
     });
   return program;
 }

@@ -9,6 +9,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@selfpatch/nn';
+import { PRESETS, presetConfig } from './presets.js';
 
 export const ARCHS = ['vit_tiny', 'vit_small', 'vit_base', 'swin_tiny'] as const;
 export const METHODS = ['dino', 'dino+selfpatch', 'moby', 'moby+selfpatch'] as const;
@@ -45,6 +46,7 @@ export const trainConfigSchema = z
     norm_last_layer: z.boolean(),
     use_bn_in_head: z.boolean(),
     k_num: positiveInt,
+    patch_border: z.enum(['torus', 'clamp']),
     patch_weight: z.number().min(0),
     momentum_teacher: unit,
     warmup_teacher_temp: z.number().positive(),
@@ -101,6 +103,7 @@ export const trainConfigSchema = z
         if (c[k] / c.patch_size < 3 && (k === 'global_crop_size' || c.local_crops_number > 0)) issue(k, `${c[k]} px gives a ${Math.floor(c[k] / c.patch_size)}×${Math.floor(c[k] / c.patch_size)} patch grid; SelfPatch's 3×3 neighbourhood needs at least 3×3 (crop >= 3·patch_size)`);
       }
     }
+    if (c.patch_border === 'clamp' && c.k_num > 3 && c.method.endsWith('+selfpatch')) issue('k_num', `${c.k_num} exceeds the 3 candidates a corner patch has with patch_border clamp`);
     if (c.embed_dim !== null && c.num_heads !== null && c.embed_dim % c.num_heads !== 0) issue('num_heads', `embed_dim ${c.embed_dim} is not divisible by num_heads ${c.num_heads}`);
     if ((c.swin_depths === null) !== (c.swin_num_heads === null) || (c.swin_depths && c.swin_num_heads && c.swin_depths.length !== c.swin_num_heads.length)) {
       issue('swin_num_heads', 'swin_depths and swin_num_heads must be given together, with one entry per stage');
@@ -138,6 +141,7 @@ export const CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
   norm_last_layer: 'weight-normalise the heads\' last layer with a fixed norm',
   use_bn_in_head: 'BatchNorm in the DINO head MLP',
   k_num: 'SelfPatch positives per patch (top-k of the 3x3 neighbourhood)',
+  patch_border: "SelfPatch neighbourhood at the grid's edges: torus (wrap, the official rule) | clamp (edge 5, corner 3 candidates; k_num <= 3)",
   patch_weight: 'weight λ of the patch-level loss',
   momentum_teacher: 'EMA momentum of the teacher at the start (cosine to 1)',
   warmup_teacher_temp: 'teacher temperature at the start of its warm-up',
@@ -176,7 +180,7 @@ export const CONFIG_HELP: Readonly<Record<keyof TrainConfig, string>> = {
   threads: 'XNNPACK threads on wasm, 1-8 (opt-in; slower when the other cores are busy)',
 };
 
-/** Official defaults shared by every preset (docs/selfpatch.md §7). */
+/** Values of every key a preset does not set: SelfPatch's argparse defaults and the run-control defaults (docs/selfpatch.md §7). */
 const BASE: TrainConfig = {
   arch: 'vit_small',
   method: 'dino+selfpatch',
@@ -198,6 +202,7 @@ const BASE: TrainConfig = {
   norm_last_layer: true,
   use_bn_in_head: false,
   k_num: 4,
+  patch_border: 'torus',
   patch_weight: 0.1,
   momentum_teacher: 0.996,
   warmup_teacher_temp: 0.04,
@@ -236,55 +241,7 @@ const BASE: TrainConfig = {
   threads: 1,
 };
 
-/** MoBY's recipe (moby_swin_tiny.yaml / config.py): lr 1e-3 per 512, warm-up 5 epochs, wd 0.05, norm clip 5. */
-const MOBY: Partial<TrainConfig> = {
-  lr: 0.001,
-  lr_batch_ref: 512,
-  min_lr: 5e-6,
-  warmup_lr: 5e-7,
-  warmup_epochs: 5,
-  weight_decay: 0.05,
-  weight_decay_end: 0.05,
-  clip_grad: 5.0,
-  drop_path_rate: 0.2,
-  global_crop_size: 224,
-  local_crops_number: 0,
-};
-
-/** Named presets: the paper's settings per arch × method, and a demo that runs in minutes. */
-export const PRESETS: Record<string, Partial<TrainConfig>> = {
-  vit_tiny_dino: { arch: 'vit_tiny', method: 'dino', out: 'runs/vit_tiny_dino' },
-  'vit_tiny_dino+selfpatch': { arch: 'vit_tiny', method: 'dino+selfpatch', out: 'runs/vit_tiny_selfpatch' },
-  vit_small_dino: { arch: 'vit_small', method: 'dino', out: 'runs/vit_small_dino' },
-  'vit_small_dino+selfpatch': { arch: 'vit_small', method: 'dino+selfpatch', batch_size: 128, out: 'runs/vit_small_selfpatch' },
-  swin_tiny_moby: { ...MOBY, arch: 'swin_tiny', method: 'moby', out: 'runs/swin_tiny_moby' },
-  'swin_tiny_moby+selfpatch': { ...MOBY, arch: 'swin_tiny', method: 'moby+selfpatch', out: 'runs/swin_tiny_moby_selfpatch' },
-  /**
-   * ViT-Ti/16 with SelfPatch on the 12 embedded demo photos: small crops (96/48 px → 6×6 and 3×3
-   * grids) and small heads so ~60 steps take a few minutes on 2 cores; the checkpoint is a real
-   * ViT-Ti/16 that every other command loads.
-   */
-  demo: {
-    arch: 'vit_tiny',
-    method: 'dino+selfpatch',
-    out: 'runs/demo',
-    global_crop_size: 96,
-    local_crop_size: 48,
-    local_crops_number: 2,
-    out_dim: 4096,
-    out_dim_selfpatch: 1024,
-    hidden_dim: 512,
-    bottleneck_dim: 128,
-    batch_size: 4,
-    epochs: 20,
-    warmup_epochs: 2,
-    lr: 0.02,
-    save_every: 15,
-    log_every: 1,
-  },
-};
-
-export const DEFAULT_PRESET = 'demo';
+export { DEFAULT_PRESET, PRESETS } from './presets.js';
 
 function keyOf(path: readonly PropertyKey[]): string {
   return path.length ? path.map(String).join('.') : '<config>';
@@ -340,7 +297,7 @@ export function parseOverrides(items: string[]): Record<string, unknown> {
 
 /** preset ← file ← overrides, then validation. */
 export function resolveConfig(preset: string, ...layers: Array<Record<string, unknown>>): TrainConfig {
-  const p = PRESETS[preset];
+  const p = presetConfig(preset);
   if (!p) throw new ConfigError('--preset', `unknown preset '${preset}'; choose one of ${Object.keys(PRESETS).join(', ')}`);
   const merged: Record<string, unknown> = { ...BASE, ...p };
   for (const l of layers) Object.assign(merged, l);

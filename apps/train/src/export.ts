@@ -2,6 +2,8 @@
  * Export of the teacher backbone with the official state-dict keys, as safetensors and as a
  * PyTorch `.pth` (a flat state dict `torch.load` reads, the form the official
  * `load_pretrained_weights` and timm accept), from a finished run or any training checkpoint.
+ * SelfPatch runs add the teacher's aggregation module (`ca_head.*`): the image-level feature of
+ * the method (docs/selfpatch.md §2); loaders of the bare backbone skip it.
  */
 import { join } from 'node:path';
 import type { RawTensor } from '@selfpatch/nn';

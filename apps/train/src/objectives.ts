@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, tensorToRaw, type Module, type RawTensor, type RngState } from '@selfpatch/nn';
 import { SELFPATCH_MULTICROP, type RecipeSpec } from '@selfpatch/data';
-import { DINOLoss, DINOTrainer, MoBY, MoBYSelfPatch, MoBYTrainer, SelfPatchDINO, cosineSchedule, type OptimizerState, type TrainStepResult } from '@selfpatch/ssl';
+import { DINOLoss, DINOTrainer, MoBY, MoBYSelfPatch, MoBYTrainer, SelfPatchDINO, cosineSchedule, mobyLrSchedule, teacherTempSchedule, type OptimizerState, type TrainStepResult } from '@selfpatch/ssl';
 import { SwinTransformer, numFeatures, swinTiny, type SwinConfig } from '@selfpatch/swin';
 import { exportVitStateDict, vitConfig, type VitArch, type VitConfig, VisionTransformer } from '@selfpatch/vit';
 import type { TrainConfig } from './config.js';
@@ -134,7 +134,7 @@ export class DinoObjective implements TrainObjective {
       bottleneckDim: c.bottleneck_dim,
       useBnInHead: c.use_bn_in_head,
       normLastLayer: c.norm_last_layer,
-      matching: { k: c.k_num },
+      matching: { k: c.k_num, border: c.patch_border },
     };
     this.student = new SelfPatchDINO({ ...head, backbone: vitFor(c, layout, c.drop_path_rate) }, rng.fork('init'), rng.fork('drop_path'));
     this.teacher = new SelfPatchDINO({ ...head, backbone: vitFor(c, layout, 0) }, rng.fork('init'));
@@ -167,6 +167,8 @@ export class DinoObjective implements TrainObjective {
       clipGrad: c.clip_grad,
       freezeLastLayer: c.freeze_last_layer,
       microBatch: c.micro_batch ?? undefined,
+      // The teacher's forward is untaped, but at a recipe's global batch it still needs bounding.
+      teacherMicroBatch: c.micro_batch ?? undefined,
     });
     this.numParams = countParams(this.student);
     this.recipe = {
@@ -216,7 +218,10 @@ export class DinoObjective implements TrainObjective {
   }
 
   teacherBackbone(): Record<string, RawTensor> {
-    return exportVitStateDict(this.teacher.backbone);
+    // With SelfPatch, the aggregation module too (`ca_head.*`, official keys): its class token is
+    // the image-level feature (k-NN, retrieval); the official loaders (strict=False) ignore it.
+    const head = this.teacher.caHead ? rawDict(this.teacher.caHead.stateDict(), 'ca_head.') : {};
+    return { ...exportVitStateDict(this.teacher.backbone), ...head };
   }
 
   dispose(): void {
@@ -273,12 +278,13 @@ export class MobyObjective implements TrainObjective {
             patchWeight: c.patch_weight,
             studentTemp: 0.1,
             teacherTemp: c.teacher_temp,
-            matching: { k: c.k_num },
+            matching: { k: c.k_num, border: c.patch_border },
           })
         : new MoBY(online, target, base);
     const scale = c.batch_size / c.lr_batch_ref;
-    const lr = cosineSchedule(c.lr * scale, c.min_lr * scale, c.epochs, niterPerEpoch, c.warmup_epochs, c.warmup_lr * scale);
-    this.trainer = new MoBYTrainer({ model: this.model, lr, weightDecay: c.weight_decay, niterPerEpoch, clipGrad: c.clip_grad, dropPathRng });
+    const lr = mobyLrSchedule(c.lr * scale, c.min_lr * scale, c.epochs, niterPerEpoch, c.warmup_epochs, c.warmup_lr * scale);
+    const patchTeacherTemp = c.method === 'moby+selfpatch' ? teacherTempSchedule(c.warmup_teacher_temp, c.teacher_temp, c.warmup_teacher_temp_epochs, c.epochs) : undefined;
+    this.trainer = new MoBYTrainer({ model: this.model, lr, weightDecay: c.weight_decay, niterPerEpoch, clipGrad: c.clip_grad, dropPathRng, ...(patchTeacherTemp ? { patchTeacherTemp } : {}) });
     this.numParams = countParams(this.model);
     this.recipe = { kind: 'moby', size: c.global_crop_size };
   }

@@ -71,10 +71,12 @@ test('CLI: report renders HTML and PNG; export writes official-key safetensors a
   const e = run(['export', '--checkpoint', ckpt, '--out', exp]);
   assert.equal(e.status, 0, e.stderr);
   const st = readTensors(join(exp, 'teacher_backbone.safetensors'));
-  // Same values as the teacher backbone inside the training checkpoint, keys without the prefix.
+  // Same values as the teacher inside the training checkpoint: the backbone without its prefix,
+  // and SelfPatch's aggregation module under its official `ca_head.` keys (the image-level feature).
   const inner = readTrainCheckpoint(ckpt).objective.tensors;
-  for (const [k, v] of st) assert.deepEqual(v.data, inner[`teacher.backbone.${k}`]?.data, k);
+  for (const [k, v] of st) assert.deepEqual(v.data, inner[k.startsWith('ca_head.') ? `teacher.${k}` : `teacher.backbone.${k}`]?.data, k);
   assert.ok(st.has('patch_embed.proj.weight') && st.has('blocks.1.mlp.fc2.bias') && st.has('pos_embed'));
+  assert.ok(st.has('ca_head.cls_token') && st.has('ca_head.cls_blocks.1.mlp.fc2.bias') && st.has('ca_head.norm.weight'));
   const pth = parsePth(readFileSync(join(exp, 'teacher_backbone.pth'))) as Record<string, unknown>;
   assert.deepEqual(Object.keys(pth).sort(), [...st.keys()].sort());
   await use('cpu');

@@ -6,8 +6,8 @@
 export { labelPropagation, neighborhoodMask, upsampleBilinear, normMask, argmaxLabels, type PropagationOptions, type PropagationResult } from './label-propagation.js';
 export { jaccard, seg2bmap, boundaryF, boundaryRadius, dbStatistics, type Mask, type Statistics } from './davis-metrics.js';
 export { VideoPropagator, oneHotLabels, resizeLabelsNearest, nearestIndex, type VideoPropagationOptions } from './video-propagator.js';
-export { knnClassify, type KnnOptions, type KnnResult } from './knn.js';
+export { knnClassify, knnClassifyMany, type KnnOptions, type KnnResult } from './knn.js';
 export { attentionMaps, pcaRgb, type AttentionMapsResult } from './visualize.js';
-export { loadBackbone, type DenseBackbone, type DenseFeatures, type LoadBackboneOptions } from './backbone.js';
+export { loadBackbone, type DenseBackbone, type DenseFeatures, type ImageFeatureKind, type LoadBackboneOptions } from './backbone.js';
 export { propagateVideo, type PropagateVideoOptions } from './propagate-video.js';
 export { scoreSequence, summarizeScores, maxObjectId, GLOBAL_COLUMNS, type DavisScores, type ObjectScores, type Labels } from './davis-scores.js';

@@ -165,6 +165,8 @@ test('selfpatch-eval knn on Fashion-MNIST and visualize write real results', asy
   const ckpt = fixedCheckpoint(dir);
   const r = cli(['knn', '--checkpoint', ckpt, '--fashion-mnist', '--train-limit', '600', '--test-limit', '200', '--image-size', '32', '--backend', 'wasm']);
   assert.equal(r.status, 0, r.stderr);
+  // DINO's nb_knn (10, 20, 100, 200) in one pass by default.
+  assert.deepEqual([...r.stdout.matchAll(/^(\d+)-NN: top-1/gm)].map((x) => Number(x[1])), [10, 20, 100, 200], r.stdout);
   const m = /top-1 ([\d.]+)%\s+top-5 ([\d.]+)%/.exec(r.stdout);
   assert.ok(m, r.stdout);
   const top1 = Number(m[1]);

@@ -4,7 +4,7 @@
  */
 export { DINOHead, type DINOHeadOptions } from './dino-head.js';
 export { DINOLoss, type DINOLossOptions, type DINOTargets, type LossTerms } from './dino-loss.js';
-export { cosineSchedule, teacherTempSchedule, scaledLr } from './schedules.js';
+export { cosineSchedule, mobyLrSchedule, teacherTempSchedule, scaledLr } from './schedules.js';
 export { paramGroups, type ParamGroups } from './param-groups.js';
 export { clipGradients, clipGradNorm, cancelLastLayerGradients } from './clip-gradients.js';
 export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from './adamw.js';

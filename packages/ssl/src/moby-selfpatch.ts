@@ -129,6 +129,11 @@ export class MoBYSelfPatch extends MoBY {
     this.setBuffer('patch_center', updatePatchCenter(this.buffer('patch_center'), [t1.patch as tf.Tensor, t2.patch as tf.Tensor], this.patchOptions.centerMomentum));
   }
 
+  /** Sets τ_t of the patch targets (MoBYTrainer follows a warm-up schedule with it). */
+  setPatchTeacherTemp(t: number): void {
+    this.patchOptions.teacherTemp = t;
+  }
+
   override step(view1: tf.Tensor4D, view2: tf.Tensor4D, k: number, total: number) {
     this.lastMatches = [];
     return super.step(view1, view2, k, total);

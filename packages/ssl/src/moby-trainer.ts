@@ -5,7 +5,7 @@
  *   MoBY.step: momentum update of the target branch with m(k) → target keys (no tape) → online
  *   predictions and the symmetric contrastive loss (+ λ·patch term) under one tape → enqueue keys
  *   → OptimizerStep: abort on a non-finite loss → clip the global gradient norm → AdamW with the
- *   per-iteration lr and a constant weight decay.
+ *   per-iteration lr (`mobyLrSchedule` gives the official one) and a constant weight decay.
  *
  * The momentum schedule `m(k)` runs over every iteration of the schedule (K = lr.length), as the
  * official trainer's `K = epochs · steps per epoch`.
@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, rawToTensor, tensorToRaw, type RawTensor, type Rng, type RngState } from '@selfpatch/nn';
 import type { AdamW } from './adamw.js';
 import type { MoBY } from './moby.js';
+import { MoBYSelfPatch } from './moby-selfpatch.js';
 import { OptimizerStep, scheduleAt, type OptimizerState } from './optimizer-step.js';
 import type { TrainStepResult } from './train-step-result.js';
 
@@ -26,6 +27,11 @@ export interface MoBYTrainerOptions {
   niterPerEpoch: number;
   /** Global gradient-norm clip (5.0); 0 disables. */
   clipGrad?: number;
+  /**
+   * MoBY+SelfPatch: the patch teacher temperature per epoch (e.g. `teacherTempSchedule`); the last
+   * value holds past its end. Without it the model's `teacherTemp` option stays.
+   */
+  patchTeacherTemp?: ArrayLike<number>;
   /** The online encoder's drop-path generator, saved and restored with the state. */
   dropPathRng?: Rng;
   optimizer?: AdamW;
@@ -75,12 +81,18 @@ export class MoBYTrainer {
     if (crops.length !== 2) throw new ConfigError('crops', `MoBY trains on exactly two views, got ${crops.length}`);
     const total = this.options.lr.length;
     const at = scheduleAt({ lr: this.options.lr, wd: { length: total }, momentum: { length: total } }, it, this.options.niterPerEpoch);
+    const tau = this.options.patchTeacherTemp;
+    let teacherTemp: number | undefined;
+    if (tau && tau.length > 0 && this.model instanceof MoBYSelfPatch) {
+      teacherTemp = tau[Math.min(at.epoch, tau.length - 1)] as number;
+      this.model.setPatchTeacherTemp(teacherTemp);
+    }
     const r = this.model.step(crops[0] as tf.Tensor4D, crops[1] as tf.Tensor4D, it, total);
     const grads = new Map<string, tf.Tensor | null>(r.grads);
     try {
       const schedule = { ...at, weightDecay: this.wd, momentum: r.momentum };
       const { gradNorms } = this.update.apply(r.loss, grads, schedule);
-      return { ...schedule, loss: r.loss, terms: Object.fromEntries(r.terms), gradNorms };
+      return { ...schedule, loss: r.loss, terms: Object.fromEntries(r.terms), gradNorms, ...(teacherTemp !== undefined ? { teacherTemp } : {}) };
     } finally {
       tf.dispose([...grads.values()].filter((g): g is tf.Tensor => g !== null));
     }

@@ -39,3 +39,33 @@ export function teacherTempSchedule(warmupTemp: number, temp: number, warmupEpoc
 export function scaledLr(lr: number, batchSizePerGpu: number, worldSize = 1): number {
   return (lr * batchSizePerGpu * worldSize) / 256;
 }
+
+/**
+ * MoBY's learning rate per iteration, as Transformer-SSL's trainer gets it (lr_scheduler.py: timm's
+ * `CosineLRScheduler(t_initial = epochs·niter, warmup_t = warmupEpochs·niter, warmup_lr_init,
+ * lr_min, cycle_limit 1, t_in_epochs False)`, stepped by `step_update(it)` after each optimizer
+ * step; docs/swin-moby.md §2):
+ *
+ *   f(t) = start + t·(base − start)/W                     for t < W
+ *   f(t) = final + ½(base − final)(1 + cos(π t / T))     otherwise
+ *
+ * The cosine spans the whole run, warm-up included (it does not restart after the warm-up as
+ * {@link cosineSchedule} does), and the update after step j sets the lr of step j + 1, so
+ * iteration 0 and 1 both run at f(0) and iteration j ≥ 1 at f(j − 1).
+ *
+ * @example
+ * ```ts
+ * const lr = mobyLrSchedule(1e-3, 5e-6, 300, 2502, 5, 5e-7); // per iteration, already batch-scaled values
+ * ```
+ */
+export function mobyLrSchedule(base: number, final: number, epochs: number, niterPerEpoch: number, warmupEpochs = 0, startWarmupValue = 0): Float64Array {
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', `must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(niterPerEpoch) || niterPerEpoch < 1) throw new ConfigError('niter_per_ep', `must be a positive integer, got ${niterPerEpoch}`);
+  const total = epochs * niterPerEpoch;
+  const warm = Math.trunc(warmupEpochs * niterPerEpoch);
+  if (warm < 0 || warm > total) throw new ConfigError('warmup_epochs', `must be in [0, epochs], got ${warmupEpochs}`);
+  const f = (t: number): number => (t < warm ? startWarmupValue + (t * (base - startWarmupValue)) / warm : final + 0.5 * (base - final) * (1 + Math.cos((Math.PI * t) / total)));
+  const out = new Float64Array(total);
+  for (let j = 0; j < total; j++) out[j] = f(Math.max(0, j - 1));
+  return out;
+}

@@ -82,3 +82,24 @@ test('a NaN view stops MoBY+SelfPatch with the shared NonFiniteLossError; queues
   tf.dispose([v1, v2, bad]);
   m.dispose();
 });
+
+test('MoBY+SelfPatch on the Swin 7×7 grid: torus (default) gives a corner token its 8 wrapped candidates, clamp its 3, and clamp picks exactly those', async () => {
+  await use('wasm');
+  const [v1, v2] = views(2, 112, 112, 11) as [tf.Tensor4D, tf.Tensor4D];
+  const corner = (border: 'torus' | 'clamp', k: number) => {
+    const m = new MoBYSelfPatch(new SwinTransformer(cfg, { rng: new Rng(1) }), new SwinTransformer(cfg, { rng: new Rng(2) }), { ...opts, matching: { k, border }, rng: new Rng(3) });
+    tf.dispose([...m.step(v1, v2, 0, 10).grads.values()]);
+    const mt = m.lastMatches[0] as (typeof m.lastMatches)[number];
+    m.dispose();
+    const candidates = Array.from(mt.nb.table.subarray(0, mt.nb.size)).filter((i) => i >= 0).sort((a, b) => a - b);
+    return { candidates, picked: Array.from(mt.ids.subarray(0, k)).sort((a, b) => a - b), grid: [mt.nb.h, mt.nb.w] };
+  };
+  const torus = corner('torus', 4);
+  assert.deepEqual(torus.grid, [7, 7]);
+  // (0,0)'s 3×3 window wraps to the last row (42, 43, 48) and the last column (6, 13).
+  assert.deepEqual(torus.candidates, [1, 6, 7, 8, 13, 42, 43, 48]);
+  const clamp = corner('clamp', 3);
+  assert.deepEqual(clamp.candidates, [1, 7, 8]);
+  assert.deepEqual(clamp.picked, [1, 7, 8]);
+  tf.dispose([v1, v2]);
+});

@@ -33,8 +33,12 @@ export function vitStateDictFrom(parsed: unknown, options: VitWeightsOptions = {
     for (const k of keys) if (k.startsWith('backbone.')) out[k.slice('backbone.'.length)] = sd[k] as RawTensor;
     return out;
   }
-  return sd;
+  // A bare backbone may carry the wrapper's heads beside it (selfpatch-train exports `ca_head.*`).
+  return Object.fromEntries(Object.entries(sd).filter(([k]) => !HEAD_PREFIXES.some((p) => k.startsWith(p))));
 }
+
+/** Keys of the SelfPatch/DINO wrapper's heads, never part of the backbone. */
+const HEAD_PREFIXES = ['ca_head.', 'c_head.', 'p_head.', 'head.'];
 
 /**
  * Reads the architecture off the weights. `numHeads` is not stored in a state dict: it comes from

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '@selfpatch/nn';
 import { runCliMain } from '@selfpatch/checkpoint/node';
 import { describeBackend, initBackend } from '@selfpatch/backend';
-import type { DenseBackbone } from '../backbone.js';
+import type { DenseBackbone, ImageFeatureKind } from '../backbone.js';
 import { loadBackboneFile } from './backbone-file.js';
 
 export interface CheckpointCliOptions {
@@ -16,6 +16,8 @@ export interface CheckpointCliOptions {
   backend: string;
   /** Defaults to 1. */
   threads?: number;
+  /** Image-level feature for k-NN (`auto` unless given). */
+  imageFeature?: ImageFeatureKind;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function openCheckpoint(o: CheckpointCliOptions, size?: InputSizeCh
   console.error(`backend: ${describeBackend(b)}`);
   let net: DenseBackbone;
   try {
-    net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads });
+    net = loadBackboneFile(o.checkpoint, { which: o.which, numHeads: o.numHeads, ...(o.imageFeature ? { imageFeature: o.imageFeature } : {}) });
   } catch (err) {
     // The library names its option; on the command line it is a flag.
     if (err instanceof ConfigError && err.option === 'numHeads') throw new ConfigError('--num-heads', err.message.replace(/^invalid option 'numHeads': /, ''));

@@ -4,10 +4,11 @@
  * PCA PNGs). commander parses, cli-progress draws the bar on a TTY (plain lines otherwise).
  */
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ConfigError } from '@selfpatch/nn';
-import { knnClassify } from '../knn.js';
+import { knnClassifyMany } from '../knn.js';
+import type { ImageFeatureKind } from '../backbone.js';
 import { checkpointOptions, intOption, MAX_IMAGE_SIDE, openCheckpoint, runCli } from './cli-common.js';
 import { GLOBAL_COLUMNS } from '../davis-scores.js';
 import { davisSequences, evaluateDavis, runDavis, writeDavisCsv } from './davis.js';
@@ -99,9 +100,10 @@ export function buildProgram(): Command {
     .option('--train-limit <n>', 'use the first n training images', intOption('--train-limit'))
     .option('--test-limit <n>', 'use the first n evaluation images', intOption('--test-limit'))
     .option('--image-size <px>', 'center-crop size fed to the backbone', intOption('--image-size', 1, MAX_IMAGE_SIDE), 224)
-    .option('--nb-knn <k>', 'neighbours', intOption('--nb-knn'), 20)
+    .option('--nb-knn <k...>', 'neighbour counts, evaluated in one pass (DINO: 10 20 100 200)', (v: string, prev: number[] | undefined) => [...(prev ?? []), intOption('--nb-knn', 1)(v)])
     .option('--temperature <t>', 'vote temperature', Number, 0.07)
-    .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; train?: string; val?: string; fashionMnist?: string | boolean; trainLimit?: number; testLimit?: number; imageSize: number; nbKnn: number; temperature: number }) => {
+    .addOption(new Option('--image-feature <kind>', "image-level feature: auto (the SelfPatch head's image token when the file has ca_head.*, else the class token, else the patch mean) | head | mean").choices(['auto', 'head', 'mean']).default('auto'))
+    .action(async (o: { checkpoint: string; which?: string; numHeads?: number; backend: string; train?: string; val?: string; fashionMnist?: string | boolean; trainLimit?: number; testLimit?: number; imageSize: number; nbKnn?: number[]; temperature: number; imageFeature: ImageFeatureKind }) => {
       if (!o.fashionMnist && !(o.train && o.val)) throw new ConfigError('--train', 'give --train and --val folders, or --fashion-mnist');
       const net = await openCheckpoint(o, { flag: '--image-size', value: o.imageSize });
       const dir = typeof o.fashionMnist === 'string' ? o.fashionMnist : undefined;
@@ -118,9 +120,12 @@ export function buildProgram(): Command {
           ? await fashionMnistFeatures(net, 'test', { dir, size: o.imageSize, limit: o.testLimit, onProgress: b2.tick })
           : await folderFeatures(net, o.val as string, { size: o.imageSize, limit: o.testLimit, onProgress: b2.tick });
         b2.stop();
-        const r = knnClassify(train.feats, train.labels, test.feats, test.labels, { k: Math.min(o.nbKnn, train.labels.length), temperature: o.temperature, numClasses: train.classes.length });
+        const n = train.labels.length;
+        const ks = [...new Set((o.nbKnn ?? [10, 20, 100, 200]).map((k) => Math.min(k, n)))];
+        const byK = knnClassifyMany(train.feats, train.labels, test.feats, test.labels, ks, { temperature: o.temperature, numClasses: train.classes.length });
         for (const s of [...train.skipped, ...test.skipped]) console.error(`skipped unreadable image ${s}`);
-        console.log(`${o.nbKnn}-NN (T=${o.temperature}) on ${test.labels.length} images, ${train.labels.length} references, ${train.classes.length} classes: top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);
+        console.log(`image feature: ${net.imageFeature}; ${test.labels.length} images, ${n} references, ${train.classes.length} classes, T=${o.temperature}`);
+        for (const [k, r] of byK) console.log(`${k}-NN: top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);
       } finally {
         train?.feats.dispose();
         test?.feats.dispose();

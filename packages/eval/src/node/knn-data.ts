@@ -4,7 +4,7 @@
  * (`root/<class>/*.jpg`) or Fashion-MNIST IDX files (grey replicated to RGB).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createImage, crop, decodeImage, fashionMnist, imageFolder, pilResize, toNormalizedCHW, type RGBImage } from '@selfpatch/data';
+import { createImage, crop, decodeImage, fashionMnist, imageFolder, pilResize, roundHalfEven, toNormalizedCHW, type RGBImage } from '@selfpatch/data';
 import type { DenseBackbone } from '../backbone.js';
 
 export interface LabelledFeatures {
@@ -20,8 +20,9 @@ export function evalTransform(img: RGBImage, size: number): Float32Array {
   const short = Math.round((size * 256) / 224);
   const [w, h] = img.width <= img.height ? [short, Math.floor((short * img.height) / img.width)] : [Math.floor((short * img.width) / img.height), short];
   const r = pilResize(img, w, h, 'bicubic');
-  const top = Math.round((h - size) / 2);
-  const left = Math.round((w - size) / 2);
+  // torchvision's CenterCrop: int(round((h − size) / 2)), Python's round (half to even).
+  const top = roundHalfEven((h - size) / 2);
+  const left = roundHalfEven((w - size) / 2);
   return toNormalizedCHW(crop(r, { top, left, width: size, height: size }));
 }
 
