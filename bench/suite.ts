@@ -24,6 +24,14 @@
  * TF_NUM_INTRAOP_THREADS=T and one inter-op thread. `BENCH_BACKENDS` (default `wasm,tensorflow`)
  * picks the tfjs backends; one that is not installed is reported and left out.
  *
+ * Baselines: the forward rows time the official SelfPatch ViT (selfpatch_vision_transformer.py at
+ * 81aef14, imported from the checkout in SELFPATCH_OFFICIAL_DIR, its file hash checked:
+ * bench/py/official_forward.py); without it they print times but refuse the ratio. The step's
+ * baseline is the twin above (equal losses; its time is not checked against the official loop).
+ * A ratio is refused (bench/sanity.ts) when a side's rounds spread over 25%, a round took twice its
+ * previous one, or PyTorch at 2 threads was not faster than at 1. Results are kept per host
+ * (bench/results/hosts/<cpu>-<cores>c/) with the CPU model, cores and vector flags.
+ *
  * Achieved GFLOP/s = model FLOPs (2 × multiply-adds, counted analytically: bench/flops.ts) ÷ time;
  * a step counts the student 3× (forward + backward) and the teacher 1×.
  *
@@ -31,12 +39,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
 import { median } from './stats.js';
 import { runProc, twinCheck, type Json } from './twin.js';
+import { hostDescription, roundsCheck, threadsCheck } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -79,8 +87,9 @@ const tfjs = (backend: string, threads: number, args: string[]): Json =>
     TF_NUM_INTEROP_THREADS: '1',
     TF_CPP_MIN_LOG_LEVEL: '2',
   });
+const officialDir = process.env.SELFPATCH_OFFICIAL_DIR;
 const torch = (threads: number, args: string[]): Json =>
-  runProc(python, [join(here, 'py', 'selfpatch_step.py'), ...args], {
+  runProc(python, args[0] === 'official' ? [join(here, 'py', 'official_forward.py'), ...args.slice(1)] : [join(here, 'py', 'selfpatch_step.py'), ...args], {
     OMP_WAIT_POLICY: 'PASSIVE',
     OPENBLAS_NUM_THREADS: String(threads),
     BENCH_THREADS: String(threads),
@@ -92,6 +101,9 @@ interface Case {
   gflop: number;
   tfjsArgs: string[];
   torchArgs: string[];
+  /** What the torch side runs, and the reason a ratio is refused whatever the times (null: none). */
+  baseline: string;
+  baselineRefusal: string | null;
 }
 
 const fwdCases: Case[] = (['vit_tiny', 'vit_small'] as const).map((arch) => {
@@ -101,7 +113,11 @@ const fwdCases: Case[] = (['vit_tiny', 'vit_small'] as const).map((arch) => {
     label: `${arch === 'vit_tiny' ? 'ViT-Ti' : 'ViT-S'}/16 forward, b${fwdBatch} 224`,
     gflop: (2 * vitForwardMacs(arch, 224, 224) * fwdBatch) / 1e9,
     tfjsArgs: ['forward', arch, String(fwdBatch), '224', String(repeats)],
-    torchArgs: ['forward', String(dim), String(depth), String(heads), String(fwdBatch), '224', String(repeats)],
+    torchArgs: officialDir
+      ? ['official', officialDir, arch, String(fwdBatch), '224', String(repeats)]
+      : ['forward', String(dim), String(depth), String(heads), String(fwdBatch), '224', String(repeats)],
+    baseline: officialDir ? 'official SelfPatch ViT (81aef14)' : 'twin (not the official code)',
+    baselineRefusal: officialDir ? null : 'baseline is not the official code: set SELFPATCH_OFFICIAL_DIR to a SelfPatch checkout at 81aef14',
   };
 });
 const [tDim, tDepth, tHeads] = VIT_DIMS.vit_tiny;
@@ -111,6 +127,8 @@ const stepCase: Case = {
   gflop: selfpatchStepFlops('vit_tiny', stepBatch, stepLocal, outDim, patchOutDim) / 1e9,
   tfjsArgs: ['step', 'vit_tiny', String(stepBatch), String(stepLocal), String(steps), String(stepMicro), String(outDim), String(patchOutDim)],
   torchArgs: ['step', String(tDim), String(tDepth), String(tHeads), String(stepBatch), String(stepLocal), String(steps), String(outDim), String(patchOutDim)],
+  baseline: 'twin (equal losses; time not checked against the official loop)',
+  baselineRefusal: null,
 };
 const mmCase: Case = {
   id: 'matmul',
@@ -119,10 +137,13 @@ const mmCase: Case = {
   // 30 products per process (~2 s): a short run of 7 varied 22–29 GFLOP/s between suite runs.
   tfjsArgs: ['matmul', String(mmN), '30'],
   torchArgs: ['matmul', String(mmN), '30'],
+  baseline: 'torch a @ b',
+  baselineRefusal: null,
 };
 const cases = [mmCase, ...fwdCases, stepCase];
 
 
+const host = hostDescription();
 const check = twinCheck(python);
 console.error(`torch twin check: ${JSON.stringify(check)}`);
 
@@ -164,6 +185,13 @@ interface Row {
   errors: string[];
   rounds_ok: number;
   tensors_flat?: boolean;
+  tfjs_ms_min: number;
+  tfjs_ms_max: number;
+  torch_ms_min: number;
+  torch_ms_max: number;
+  baseline: string;
+  /** Why no ratio is printed for this row (a disturbed run or an unverified baseline), or null. */
+  refused: string | null;
 }
 
 const rows: Row[] = [];
@@ -173,8 +201,16 @@ for (const backend of backends) {
       const ss = samples.get(`${c.id}@${t}`) ?? [];
       const ok = ss.filter((s) => typeof s[backend]?.ms === 'number' && typeof s.torch.ms === 'number');
       const ratios = ok.map((s) => (s[backend]?.ms as number) / (s.torch.ms as number));
-      const tfjsMs = median(ok.map((s) => s[backend]?.ms as number));
-      const torchMs = median(ok.map((s) => s.torch.ms as number));
+      const tfjsAll = ok.map((s) => s[backend]?.ms as number);
+      const torchAll = ok.map((s) => s.torch.ms as number);
+      const tfjsMs = median(tfjsAll);
+      const torchMs = median(torchAll);
+      const torchAt = (threads: number) => median((samples.get(`${c.id}@${threads}`) ?? []).map((x) => x.torch.ms).filter((v): v is number => typeof v === 'number'));
+      const refused =
+        c.baselineRefusal ??
+        roundsCheck('torch', torchAll) ??
+        roundsCheck(backend, tfjsAll) ??
+        (threadList.includes(1) && threadList.includes(2) ? threadsCheck('torch', torchAt(1), torchAt(2)) : null);
       const heaps = ok.map((s) => s[backend]?.heap_mb).filter((v): v is number => typeof v === 'number' && v > 0);
       const tensorRuns = ok.map((s) => s[backend]?.tensors).filter((v): v is number[] => Array.isArray(v));
       rows.push({
@@ -194,6 +230,12 @@ for (const backend of backends) {
         ...(tensorRuns.length ? { tensors_flat: tensorRuns.every((ts) => ts.every((n) => n === ts[0])) } : {}),
         errors: ss.flatMap((s) => [s[backend]?.error, s.torch.error]).filter((e): e is string => typeof e === 'string'),
         rounds_ok: ok.length,
+        tfjs_ms_min: Math.min(...tfjsAll),
+        tfjs_ms_max: Math.max(...tfjsAll),
+        torch_ms_min: Math.min(...torchAll),
+        torch_ms_max: Math.max(...torchAll),
+        baseline: c.baseline,
+        refused,
       });
     }
   }
@@ -206,12 +248,14 @@ const targets = threadList.map((t) => {
   const step = get('step_vit_tiny');
   const fwd = get('forward_vit_tiny');
   const frac = step && mm ? step.tfjs_gflops / mm.tfjs_gflops : NaN;
+  // A refused row meets no target: its ratio is not known.
+  const ratioOf = (r: Row | undefined) => (r && !r.refused ? r.ratio : NaN);
   return {
     threads: t,
-    step_ratio: step?.ratio ?? NaN,
-    step_ratio_ok: (step?.ratio ?? Infinity) <= TARGETS.step_ratio,
-    forward_ratio: fwd?.ratio ?? NaN,
-    forward_ratio_ok: (fwd?.ratio ?? Infinity) <= TARGETS.forward_ratio,
+    step_ratio: ratioOf(step),
+    step_ratio_ok: ratioOf(step) <= TARGETS.step_ratio,
+    forward_ratio: ratioOf(fwd),
+    forward_ratio_ok: ratioOf(fwd) <= TARGETS.forward_ratio,
     step_roofline_fraction: frac,
     step_roofline_ok: frac >= TARGETS.step_roofline_fraction,
   };
@@ -224,7 +268,8 @@ function tensorflowSummary(): string[] {
     const tfStep = rows.find((r) => r.case === 'step_vit_tiny' && r.threads === t && r.backend === 'tensorflow');
     const wasmStep = rows.find((r) => r.case === 'step_vit_tiny' && r.threads === t && r.backend === 'wasm');
     const vsWasm = tfStep && wasmStep ? tfStep.tfjs_ms / wasmStep.tfjs_ms : NaN;
-    lines.push(`| ${t} | ${fmt(tfStep?.ratio, 2)} ${(tfStep?.ratio ?? Infinity) <= 1.5 ? '✓' : '✗'} | ${fmt(vsWasm, 2)} ${vsWasm < 1 ? '✓' : '✗'} |`);
+    const ratio = tfStep && !tfStep.refused ? tfStep.ratio : NaN;
+    lines.push(`| ${t} | ${tfStep?.refused ? `refused: ${tfStep.refused}` : `${fmt(ratio, 2)} ${ratio <= 1.5 ? '✓' : '✗'}`} | ${fmt(vsWasm, 2)} ${vsWasm < 1 ? '✓' : '✗'} |`);
   }
   return [...lines, ''];
 }
@@ -236,13 +281,15 @@ const md = [
   '',
   `Torch twin check (same weights and crops, the losses of two iterations): ${check.ok ? 'ok' : 'FAILED'} — tfjs ${fmt(check.tfjs_loss, 6)}, ${fmt(check.tfjs_loss1, 6)}; torch ${fmt(check.torch_loss, 6)}, ${fmt(check.torch_loss1, 6)}; max |Δ| ${typeof check.abs_diff === 'number' ? check.abs_diff.toExponential(1) : check.error}`,
   '',
-  `Host: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores. tfjs backends: ${backends.join(', ')}.`,
+  `Host: ${host.model}, ${host.cores} logical cores, flags ${host.flags.join(' ') || 'unknown'}. tfjs backends: ${backends.join(', ')}.`,
   '',
-  '| case | backend | T | GFLOP | tfjs ms | torch ms | ratio [min–max] | tfjs GFLOP/s | torch GFLOP/s | wasm heap MB |',
-  '|---|---|---|---|---|---|---|---|---|---|',
+  'Times are median [min–max] over the rounds. A ratio is refused when a side\'s rounds spread over 25%, a round took twice its previous one, torch at 2 threads was not faster than at 1, or the baseline is not verified (bench/sanity.ts).',
+  '',
+  '| case | backend | T | GFLOP | tfjs ms | torch ms | ratio [min–max] | tfjs GFLOP/s | torch GFLOP/s | wasm heap MB | baseline |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.label} | ${r.backend} | ${r.threads} | ${r.gflop.toFixed(1)} | ${fmt(r.tfjs_ms)} | ${fmt(r.torch_ms)} | ${fmt(r.ratio, 2)} [${fmt(r.ratio_min, 2)}–${fmt(r.ratio_max, 2)}] | ${fmt(r.tfjs_gflops, 1)} | ${fmt(r.torch_gflops, 1)} | ${fmt(r.tfjs_heap_mb)} |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
+      `| ${r.label} | ${r.backend} | ${r.threads} | ${r.gflop.toFixed(1)} | ${fmt(r.tfjs_ms)} [${fmt(r.tfjs_ms_min)}–${fmt(r.tfjs_ms_max)}] | ${fmt(r.torch_ms)} [${fmt(r.torch_ms_min)}–${fmt(r.torch_ms_max)}] | ${r.refused ? `refused: ${r.refused}` : `${fmt(r.ratio, 2)} [${fmt(r.ratio_min, 2)}–${fmt(r.ratio_max, 2)}]`} | ${fmt(r.tfjs_gflops, 1)} | ${fmt(r.torch_gflops, 1)} | ${fmt(r.tfjs_heap_mb)} | ${r.baseline} |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
   ),
   '',
   ...(backends.includes('tensorflow') ? tensorflowSummary() : []),
@@ -258,12 +305,12 @@ const md = [
 ].join('\n');
 
 console.log(md);
-const outDir = join(here, 'results');
-mkdirSync(outDir, { recursive: true });
+// Per host: the same machine kind has changed CPU between sessions; results never mix hosts.
 const name = quick ? 'latest-quick' : 'latest';
-writeFileSync(
-  join(outDir, `${name}.json`),
-  JSON.stringify({ date: new Date().toISOString(), host: cpus()[0]?.model, backends, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2),
-);
-writeFileSync(join(outDir, `${name}.md`), `${md}\n`);
+const json = JSON.stringify({ date: new Date().toISOString(), host, backends, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2);
+for (const outDir of [join(here, 'results'), join(here, 'results', 'hosts', host.slug)]) {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `${name}.json`), json);
+  writeFileSync(join(outDir, `${name}.md`), `${md}\n`);
+}
 if (!check.ok || rows.some((r) => r.rounds_ok === 0)) process.exitCode = 1;

@@ -4,6 +4,16 @@
  */
 import { ConfigError } from '@selfpatch/nn';
 
+/** Checked iteration counts of a per-iteration schedule: all of them and the warm-up's. */
+function scheduleLength(epochs: number, niterPerEpoch: number, warmupEpochs: number, toInt: (x: number) => number): { total: number; warm: number } {
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', `must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(niterPerEpoch) || niterPerEpoch < 1) throw new ConfigError('niter_per_ep', `must be a positive integer, got ${niterPerEpoch}`);
+  const total = epochs * niterPerEpoch;
+  const warm = toInt(warmupEpochs * niterPerEpoch);
+  if (warm < 0 || warm > total) throw new ConfigError('warmup_epochs', `must be in [0, epochs], got ${warmupEpochs}`);
+  return { total, warm };
+}
+
 /**
  * `utils.cosine_scheduler`: `linspace(start, base, warmup_epochs·niter)` (endpoint included), then
  * `final + ½(base − final)(1 + cos(π j / L))` for `j < L`. The base value appears twice at the
@@ -15,11 +25,8 @@ import { ConfigError } from '@selfpatch/nn';
  * ```
  */
 export function cosineSchedule(base: number, final: number, epochs: number, niterPerEpoch: number, warmupEpochs = 0, startWarmupValue = 0): Float64Array {
-  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', `must be a positive integer, got ${epochs}`);
-  if (!Number.isInteger(niterPerEpoch) || niterPerEpoch < 1) throw new ConfigError('niter_per_ep', `must be a positive integer, got ${niterPerEpoch}`);
-  const total = epochs * niterPerEpoch;
-  const warm = Math.round(warmupEpochs * niterPerEpoch);
-  if (warm < 0 || warm > total) throw new ConfigError('warmup_epochs', `must be in [0, epochs], got ${warmupEpochs}`);
+  // numpy's `warmup_epochs * niter_per_ep` array length (an integer for whole epochs).
+  const { total, warm } = scheduleLength(epochs, niterPerEpoch, warmupEpochs, Math.round);
   const out = new Float64Array(total);
   for (let i = 0; i < warm; i++) out[i] = warm === 1 ? startWarmupValue : startWarmupValue + ((base - startWarmupValue) * i) / (warm - 1);
   const len = total - warm;
@@ -59,11 +66,8 @@ export function scaledLr(lr: number, batchSizePerGpu: number, worldSize = 1): nu
  * ```
  */
 export function mobyLrSchedule(base: number, final: number, epochs: number, niterPerEpoch: number, warmupEpochs = 0, startWarmupValue = 0): Float64Array {
-  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', `must be a positive integer, got ${epochs}`);
-  if (!Number.isInteger(niterPerEpoch) || niterPerEpoch < 1) throw new ConfigError('niter_per_ep', `must be a positive integer, got ${niterPerEpoch}`);
-  const total = epochs * niterPerEpoch;
-  const warm = Math.trunc(warmupEpochs * niterPerEpoch);
-  if (warm < 0 || warm > total) throw new ConfigError('warmup_epochs', `must be in [0, epochs], got ${warmupEpochs}`);
+  // lr_scheduler.py: `int(WARMUP_EPOCHS * n_iter_per_epoch)`.
+  const { total, warm } = scheduleLength(epochs, niterPerEpoch, warmupEpochs, Math.trunc);
   const f = (t: number): number => (t < warm ? startWarmupValue + (t * (base - startWarmupValue)) / warm : final + 0.5 * (base - final) * (1 + Math.cos((Math.PI * t) / total)));
   const out = new Float64Array(total);
   for (let j = 0; j < total; j++) out[j] = f(Math.max(0, j - 1));
