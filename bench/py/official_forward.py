@@ -11,13 +11,11 @@ OPENBLAS_NUM_THREADS).
 import hashlib
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 
-from selfpatch_step import check_blas, rss_mb
+from selfpatch_step import check_blas, median_ms, rss_mb
 
 PINNED_BLOB = "a92aa20d300c5be516f210d430cc40150de5eafd"  # git rev-parse 81aef14:selfpatch_vision_transformer.py
 
@@ -48,15 +46,10 @@ def main():
     torch.manual_seed(0)
     model = getattr(svt, arch)(patch_size=16).eval()
     x = torch.randn(batch, 3, size, size)
-    times = []
     with torch.no_grad():
-        for i in range(repeats + 1):
-            t0 = time.perf_counter()
-            model(x).sum().item()
-            if i > 0:
-                times.append((time.perf_counter() - t0) * 1000)
+        ms = median_ms(lambda: model(x).sum().item(), repeats)
     check_blas()
-    print(json.dumps({"ms": statistics.median(times), "rss_mb": rss_mb(), "blob": blob}))
+    print(json.dumps({"ms": ms, "rss_mb": rss_mb(), "blob": blob}))
 
 
 if __name__ == "__main__":

@@ -289,6 +289,17 @@ def check_blas():
             sys.exit("torch is using Debian's reference BLAS (10x slower): apt-get install libopenblas0-pthread")
 
 
+def median_ms(fn, repeats):
+    """Median wall ms of `fn()` over `repeats` calls after one warm-up call."""
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        fn()
+        if i:
+            times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -300,28 +311,17 @@ def main():
     if mode == "matmul":
         n, repeats = int(args[0]), int(args[1])
         a, b = torch.randn(n, n), torch.randn(n, n)
-        times = []
-        for i in range(repeats + 1):
-            t0 = time.perf_counter()
-            (a @ b).sum().item()
-            if i:
-                times.append((time.perf_counter() - t0) * 1000)
+        ms = median_ms(lambda: (a @ b).sum().item(), repeats)
         check_blas()
-        ms = statistics.median(times)
         print(json.dumps({"ms": ms, "gflops": 2 * n ** 3 / ms / 1e6}))
     elif mode == "forward":
         dim, depth, heads, batch, size, repeats = map(int, args[:6])
         net = VisionTransformer(dim, depth, heads).eval()
         x = torch.randn(batch, 3, size, size)
-        times = []
         with torch.no_grad():
-            for i in range(repeats + 1):
-                t0 = time.perf_counter()
-                net(x).sum().item()
-                if i:
-                    times.append((time.perf_counter() - t0) * 1000)
+            ms = median_ms(lambda: net(x).sum().item(), repeats)
         check_blas()
-        print(json.dumps({"ms": statistics.median(times), "rss_mb": rss_mb()}))
+        print(json.dumps({"ms": ms, "rss_mb": rss_mb()}))
     elif mode == "step":
         dim, depth, heads, batch, n_local, steps = map(int, args[:6])
         out_dim, patch_out = (int(args[6]), int(args[7])) if len(args) > 7 else (65536, 4096)

@@ -5,7 +5,7 @@
  * live in @selfpatch/ssl; this file only builds models, schedules and checkpoint tensor names.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, tensorToRaw, type Module, type RawTensor, type RngState } from '@selfpatch/nn';
+import { Rng, rawStateDict, type Module, type RawTensor, type RngState } from '@selfpatch/nn';
 import { SELFPATCH_MULTICROP, type RecipeSpec } from '@selfpatch/data';
 import { DINOLoss, DINOTrainer, MoBY, MoBYSelfPatch, MoBYTrainer, SelfPatchDINO, cosineSchedule, mobyLrSchedule, teacherTempSchedule, type OptimizerState, type TrainStepResult } from '@selfpatch/ssl';
 import { SwinTransformer, numFeatures, swinTiny, type SwinConfig } from '@selfpatch/swin';
@@ -65,10 +65,6 @@ function swinFor(c: TrainConfig, dropPathRate: number): SwinConfig {
     over.numHeads = c.swin_num_heads;
   }
   return swinTiny(over);
-}
-
-function rawDict(sd: Record<string, tf.Tensor>, prefix = ''): Record<string, RawTensor> {
-  return Object.fromEntries(Object.entries(sd).map(([k, t]) => [prefix + k, tensorToRaw(t)]));
 }
 
 function prefixed(sd: Record<string, RawTensor>, prefix: string): Record<string, RawTensor> {
@@ -220,7 +216,7 @@ export class DinoObjective implements TrainObjective {
   teacherBackbone(): Record<string, RawTensor> {
     // With SelfPatch, the aggregation module too (`ca_head.*`, official keys): its class token is
     // the image-level feature (k-NN, retrieval); the official loaders (strict=False) ignore it.
-    const head = this.teacher.caHead ? rawDict(this.teacher.caHead.stateDict(), 'ca_head.') : {};
+    const head = this.teacher.caHead ? rawStateDict(this.teacher.caHead.stateDict(), 'ca_head.') : {};
     return { ...exportVitStateDict(this.teacher.backbone), ...head };
   }
 
@@ -304,7 +300,7 @@ export class MobyObjective implements TrainObjective {
   }
 
   teacherBackbone(): Record<string, RawTensor> {
-    return rawDict(this.model.encoderK.stateDict());
+    return rawStateDict(this.model.encoderK.stateDict());
   }
 
   dispose(): void {

@@ -31,5 +31,5 @@ export { PatchEmbed, patchify, patchGrid, type PatchGrid } from './layers/patch-
 export { roll } from './ops/roll.js';
 export { fusedAdamW, fusedEma, hasFusedKernel, FUSED_KERNEL_NAMES, type AdamWScalars } from './kernels.js';
 export { withWeightCache, weightCacheEnabled } from './ops/weight-cache.js';
-export { rawToTensor, tensorToRaw } from './raw-tensor.js';
+export { rawStateDict, rawToTensor, tensorToRaw } from './raw-tensor.js';
 export type { RawTensor, RawDType } from '@selfpatch/checkpoint';

@@ -34,6 +34,18 @@ export function rawToTensor(t: RawTensor): tf.Tensor {
   }
 }
 
+/**
+ * A module's state dict as raw tensors, keys optionally prefixed (what checkpoint writers take).
+ *
+ * @example
+ * ```ts
+ * const tensors = rawStateDict(model.stateDict(), 'model.'); // { 'model.fc.weight': RawTensor, ... }
+ * ```
+ */
+export function rawStateDict(sd: Record<string, tf.Tensor>, prefix = ''): Record<string, RawTensor> {
+  return Object.fromEntries(Object.entries(sd).map(([k, t]) => [prefix + k, tensorToRaw(t)]));
+}
+
 /** Reads a tfjs tensor back into a raw tensor (float32 / int32 / bool). */
 export function tensorToRaw(t: tf.Tensor): RawTensor {
   const data = t.dataSync();

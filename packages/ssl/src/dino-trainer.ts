@@ -14,7 +14,7 @@
  * inside wasm's 4 GB heap (docs/tfjs-backends.md §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
+import { ConfigError, rawStateDict, rawToTensor, tensorToRaw, withWeightCache, type RawTensor, type RngState } from '@selfpatch/nn';
 import type { AdamW } from './adamw.js';
 import { DINOLoss, type DINOTargets } from './dino-loss.js';
 import { emaUpdate } from './ema.js';
@@ -234,10 +234,9 @@ export class DINOTrainer {
 
   /** A snapshot of all training state (host copies; safe to serialise). */
   getState(): DINOTrainerState {
-    const raw = (sd: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, tensorToRaw(t)]));
     return {
-      student: raw(this.student.stateDict()),
-      teacher: raw(this.teacher.stateDict()),
+      student: rawStateDict(this.student.stateDict()),
+      teacher: rawStateDict(this.teacher.stateDict()),
       optimizer: this.optimizer.stateDict(),
       center: tensorToRaw(this.loss.center),
       patchCenter: tensorToRaw(this.loss.patchCenter),

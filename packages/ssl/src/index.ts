@@ -11,7 +11,7 @@ export { AdamW, type AdamWOptions, type AdamGroup, type AdamWStateDict } from '.
 export { emaUpdate } from './ema.js';
 export { SelfPatchDINO, type SelfPatchDINOConfig, type WrapperOutput } from './selfpatch-dino.js';
 export { NonFiniteLossError } from './non-finite-loss.js';
-export { OptimizerStep, scheduleAt, type ClipRule, type OptimizerStepOptions, type OptimizerState, type Schedules, type StepSchedule, type UpdateResult } from './optimizer-step.js';
+export { OptimizerStep, iterationAt, scheduleAt, type ClipRule, type OptimizerStepOptions, type OptimizerState, type Schedules, type StepSchedule, type UpdateResult } from './optimizer-step.js';
 export type { TrainStepResult } from './train-step-result.js';
 export { DINOTrainer, type DINOTrainerOptions, type DINOTrainerState, type DINOStepResult, type StepHooks } from './dino-trainer.js';
 export { MoBYTrainer, type MoBYTrainerOptions, type MoBYTrainerState } from './moby-trainer.js';

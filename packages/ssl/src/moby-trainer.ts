@@ -11,11 +11,11 @@
  * official trainer's `K = epochs · steps per epoch`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, rawToTensor, tensorToRaw, type RawTensor, type Rng, type RngState } from '@selfpatch/nn';
+import { ConfigError, rawStateDict, rawToTensor, type RawTensor, type Rng, type RngState } from '@selfpatch/nn';
 import type { AdamW } from './adamw.js';
 import type { MoBY } from './moby.js';
 import { MoBYSelfPatch } from './moby-selfpatch.js';
-import { OptimizerStep, scheduleAt, type OptimizerState } from './optimizer-step.js';
+import { OptimizerStep, iterationAt, type OptimizerState } from './optimizer-step.js';
 import type { TrainStepResult } from './train-step-result.js';
 
 export interface MoBYTrainerOptions {
@@ -57,13 +57,11 @@ export class MoBYTrainer {
   readonly model: MoBY;
   readonly update: OptimizerStep;
   private readonly options: MoBYTrainerOptions;
-  private readonly wd: number;
 
   constructor(options: MoBYTrainerOptions) {
     if (!(options.weightDecay >= 0)) throw new ConfigError('weight_decay', `must be a non-negative number, got ${options.weightDecay}`);
     this.model = options.model;
     this.options = options;
-    this.wd = options.weightDecay;
     this.update = new OptimizerStep({
       parameters: this.model.onlineParameters(),
       clipRule: 'global-norm',
@@ -80,7 +78,7 @@ export class MoBYTrainer {
   step(crops: tf.Tensor4D[], it: number): TrainStepResult {
     if (crops.length !== 2) throw new ConfigError('crops', `MoBY trains on exactly two views, got ${crops.length}`);
     const total = this.options.lr.length;
-    const at = scheduleAt({ lr: this.options.lr, wd: { length: total }, momentum: { length: total } }, it, this.options.niterPerEpoch);
+    const at = iterationAt(it, total, this.options.niterPerEpoch);
     const tau = this.options.patchTeacherTemp;
     let teacherTemp: number | undefined;
     if (tau && tau.length > 0 && this.model instanceof MoBYSelfPatch) {
@@ -90,7 +88,7 @@ export class MoBYTrainer {
     const r = this.model.step(crops[0] as tf.Tensor4D, crops[1] as tf.Tensor4D, it, total);
     const grads = new Map<string, tf.Tensor | null>(r.grads);
     try {
-      const schedule = { ...at, weightDecay: this.wd, momentum: r.momentum };
+      const schedule = { ...at, lr: this.options.lr[it] as number, weightDecay: this.options.weightDecay, momentum: r.momentum };
       const { gradNorms } = this.update.apply(r.loss, grads, schedule);
       return { ...schedule, loss: r.loss, terms: Object.fromEntries(r.terms), gradNorms, ...(teacherTemp !== undefined ? { teacherTemp } : {}) };
     } finally {
@@ -99,8 +97,7 @@ export class MoBYTrainer {
   }
 
   getState(): MoBYTrainerState {
-    const model = Object.fromEntries(Object.entries(this.model.stateDict()).map(([k, t]) => [k, tensorToRaw(t)]));
-    return { model, optimizer: this.update.stateDict(), dropPathRng: this.options.dropPathRng?.getState() ?? null };
+    return { model: rawStateDict(this.model.stateDict()), optimizer: this.update.stateDict(), dropPathRng: this.options.dropPathRng?.getState() ?? null };
   }
 
   /** Restores a {@link getState} snapshot (strict: the architecture must match). */

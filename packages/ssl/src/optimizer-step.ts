@@ -103,14 +103,16 @@ export class OptimizerStep {
   }
 }
 
+/** Iteration `it` and its epoch, with a typed error outside a schedule of `total` iterations. */
+export function iterationAt(it: number, total: number, niterPerEpoch: number): { iteration: number; epoch: number } {
+  if (!Number.isInteger(it) || it < 0 || it >= total) throw new ConfigError('iteration', `${it} is outside the schedule (0..${total - 1})`);
+  return { iteration: it, epoch: Math.floor(it / niterPerEpoch) };
+}
+
 /** The schedule values at iteration `it`, with a typed error outside the schedule. */
 export function scheduleAt(schedules: Schedules, it: number, niterPerEpoch: number): StepSchedule {
-  if (!Number.isInteger(it) || it < 0 || it >= schedules.lr.length) {
-    throw new ConfigError('iteration', `${it} is outside the schedule (0..${schedules.lr.length - 1})`);
-  }
   return {
-    iteration: it,
-    epoch: Math.floor(it / niterPerEpoch),
+    ...iterationAt(it, schedules.lr.length, niterPerEpoch),
     lr: schedules.lr[it] as number,
     weightDecay: schedules.wd[it] as number,
     momentum: schedules.momentum[it] as number,

@@ -6,7 +6,7 @@
 import {
   ConfigError,
   CheckpointFormatError,
-  tensorToRaw,
+  rawStateDict,
   type LoadStateDictResult,
   type RawTensor,
 } from '@selfpatch/nn';
@@ -119,7 +119,5 @@ export function loadVitWeights(
  * ```
  */
 export function exportVitStateDict(vit: VisionTransformer, prefix = ''): Record<string, RawTensor> {
-  const out: Record<string, RawTensor> = {};
-  for (const [k, t] of Object.entries(vit.stateDict(prefix))) out[k] = tensorToRaw(t);
-  return out;
+  return rawStateDict(vit.stateDict(prefix));
 }
