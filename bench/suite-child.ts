@@ -92,7 +92,7 @@ function step(arch: VitArch, batch: number, nLocal: number, steps: number, micro
       tensors.push(tf.memory().numTensors);
     }
   }
-  return { ms: median(times), heap_mb: heapMb(), tensors, losses };
+  return { ms: median(times), times, heap_mb: heapMb(), tensors, losses };
 }
 
 type KernelInfo = Awaited<ReturnType<typeof tf.profile>>['kernels'][number];

@@ -4,15 +4,22 @@
  *
  *   npm run bench            (this suite; `npm run bench:all` adds the older per-topic benchmarks)
  *   BENCH_ROUNDS (3)  BENCH_THREADS ("1,2")  BENCH_STEP_BATCH (8)  BENCH_STEP_LOCAL (0)
- *   BENCH_STEP_MICRO (4)  BENCH_STEPS (1)  BENCH_FWD_BATCH (8)  BENCH_QUICK=1 (tiny smoke run)
+ *   BENCH_STEP_MICRO (4, wasm)  BENCH_STEP_MICRO_TENSORFLOW (0)  BENCH_STEPS (1)
+ *   BENCH_STEPS_TENSORFLOW (4)  BENCH_FWD_BATCH (8)
+ *   BENCH_CASES (matmul,forward,step)  BENCH_QUICK=1 (tiny smoke run)
  *
  * Cases, at every thread count T:
  * - roofline: tfjs-wasm `matMul` 1024³ (XNNPACK, the fastest kernel wasm has) and torch `a @ b`;
  * - ViT-Ti/16 and ViT-S/16 forward, 224 px, eval (SelfPatch layout);
  * - the DINO+SelfPatch training step, ViT-Ti/16, 2×224 global crops (+ local crops), the official
- *   head sizes 65536/4096, drop-path 0.1: @selfpatch/ssl's Trainer (teacher, student with
- *   micro-batches, per-parameter clip, last-layer freeze, AdamW, EMA, centers) against
+ *   head sizes 65536/4096, drop-path 0.1: @selfpatch/ssl's DINOTrainer (teacher, student,
+ *   per-parameter clip, last-layer freeze, AdamW, EMA, centers) against
  *   bench/py/selfpatch_step.py, the same iteration written from docs/selfpatch.md §1-§5 in PyTorch.
+ * The student's micro-batch is per backend (0 = a whole crop group in one taped graph, as PyTorch
+ * and as the train app's default `micro_batch: null`): wasm 4, because the whole-batch step of
+ * ViT-Ti b8 outgrows its 4 GB heap (measured: not done after 21 minutes, one core busy, where
+ * micro-batch 4 takes 15-21 s); tensorflow 0, what a user of the native backend runs. Micro-batches
+ * give the same gradients but cost time on tensorflow (b8: 7.1 s against 4.0-4.4 s a step at T=2).
  * The torch twin is checked first: from the same weights and crops both sides must give the same
  * first-step loss, so the two sides do the same work.
  *
@@ -35,7 +42,8 @@
  * Achieved GFLOP/s = model FLOPs (2 × multiply-adds, counted analytically: bench/flops.ts) ÷ time;
  * a step counts the student 3× (forward + backward) and the teacher 1×.
  *
- * Writes bench/results/latest.json and bench/results/latest.md.
+ * Writes bench/results/latest.json and bench/results/latest.md (a BENCH_CASES subset:
+ * latest-<cases>.*).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -44,7 +52,7 @@ import { fileURLToPath } from 'node:url';
 import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
 import { median } from './stats.js';
 import { runProc, twinCheck, type Json } from './twin.js';
-import { hostDescription, roundsCheck, threadsCheck } from './sanity.js';
+import { hostDescription, openblasEnv, roundsCheck, threadsCheck } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -53,8 +61,14 @@ const rounds = env('BENCH_ROUNDS', quick ? 1 : 3);
 const threadList = (process.env.BENCH_THREADS ?? '1,2').split(',').map(Number);
 const stepBatch = env('BENCH_STEP_BATCH', quick ? 2 : 8);
 const stepLocal = env('BENCH_STEP_LOCAL', 0);
-const stepMicro = env('BENCH_STEP_MICRO', 4);
+const stepMicro: Record<string, number> = { wasm: env('BENCH_STEP_MICRO', 4), tensorflow: env('BENCH_STEP_MICRO_TENSORFLOW', 0) };
+const microOf = (backend: string): number => stepMicro[backend] ?? stepMicro.wasm ?? 4;
 const steps = env('BENCH_STEPS', 1);
+// The native backend reaches its steady state later: its first steps map the step's working set
+// page by page (measured, ViT-Ti b8 whole batch, T=1: iteration 2 took 21 s, iterations 3-6
+// 6.1-7.3 s; 2.3 M minor page faults, 84% of the samples in the kernel's clear_page); the median
+// of 4 timed steps is the steady state a training run sees.
+const stepsOf = (backend: string): number => (backend === 'tensorflow' ? env('BENCH_STEPS_TENSORFLOW', 4) : steps);
 const fwdBatch = env('BENCH_FWD_BATCH', quick ? 2 : 8);
 const repeats = quick ? 1 : 3;
 const mmN = quick ? 256 : 1024;
@@ -88,18 +102,21 @@ const tfjs = (backend: string, threads: number, args: string[]): Json =>
     TF_CPP_MIN_LOG_LEVEL: '2',
   });
 const officialDir = process.env.SELFPATCH_OFFICIAL_DIR;
+const host = hostDescription();
+const openblas = openblasEnv(python, host.flags);
 const torch = (threads: number, args: string[]): Json =>
   runProc(python, args[0] === 'official' ? [join(here, 'py', 'official_forward.py'), ...args.slice(1)] : [join(here, 'py', 'selfpatch_step.py'), ...args], {
     OMP_WAIT_POLICY: 'PASSIVE',
     OPENBLAS_NUM_THREADS: String(threads),
     BENCH_THREADS: String(threads),
+    ...openblas.env,
   });
 
 interface Case {
   id: string;
   label: string;
   gflop: number;
-  tfjsArgs: string[];
+  tfjsArgs: (backend: string) => string[];
   torchArgs: string[];
   /** What the torch side runs, and the reason a ratio is refused whatever the times (null: none). */
   baseline: string;
@@ -112,7 +129,7 @@ const fwdCases: Case[] = (['vit_tiny', 'vit_small'] as const).map((arch) => {
     id: `forward_${arch}`,
     label: `${arch === 'vit_tiny' ? 'ViT-Ti' : 'ViT-S'}/16 forward, b${fwdBatch} 224`,
     gflop: (2 * vitForwardMacs(arch, 224, 224) * fwdBatch) / 1e9,
-    tfjsArgs: ['forward', arch, String(fwdBatch), '224', String(repeats)],
+    tfjsArgs: () => ['forward', arch, String(fwdBatch), '224', String(repeats)],
     torchArgs: officialDir
       ? ['official', officialDir, arch, String(fwdBatch), '224', String(repeats)]
       : ['forward', String(dim), String(depth), String(heads), String(fwdBatch), '224', String(repeats)],
@@ -125,8 +142,9 @@ const stepCase: Case = {
   id: 'step_vit_tiny',
   label: `ViT-Ti/16 DINO+SelfPatch step, b${stepBatch}, 2×224${stepLocal ? ` + ${stepLocal}×96` : ''}, heads ${outDim}/${patchOutDim}`,
   gflop: selfpatchStepFlops('vit_tiny', stepBatch, stepLocal, outDim, patchOutDim) / 1e9,
-  tfjsArgs: ['step', 'vit_tiny', String(stepBatch), String(stepLocal), String(steps), String(stepMicro), String(outDim), String(patchOutDim)],
-  torchArgs: ['step', String(tDim), String(tDepth), String(tHeads), String(stepBatch), String(stepLocal), String(steps), String(outDim), String(patchOutDim)],
+  tfjsArgs: (backend) => ['step', 'vit_tiny', String(stepBatch), String(stepLocal), String(stepsOf(backend)), String(microOf(backend)), String(outDim), String(patchOutDim)],
+  // As many timed steps as the side that times most, so PyTorch's median is as steady as tfjs's.
+  torchArgs: ['step', String(tDim), String(tDepth), String(tHeads), String(stepBatch), String(stepLocal), String(Math.max(...backends.map(stepsOf), steps)), String(outDim), String(patchOutDim)],
   baseline: 'twin (equal losses; time not checked against the official loop)',
   baselineRefusal: null,
 };
@@ -135,15 +153,16 @@ const mmCase: Case = {
   label: `raw matMul ${mmN}³ (roofline)`,
   gflop: (2 * mmN ** 3) / 1e9,
   // 30 products per process (~2 s): a short run of 7 varied 22–29 GFLOP/s between suite runs.
-  tfjsArgs: ['matmul', String(mmN), '30'],
+  tfjsArgs: () => ['matmul', String(mmN), '30'],
   torchArgs: ['matmul', String(mmN), '30'],
   baseline: 'torch a @ b',
   baselineRefusal: null,
 };
-const cases = [mmCase, ...fwdCases, stepCase];
+// BENCH_CASES (matmul,forward,step): a subset, e.g. `step` alone to re-measure one target.
+const caseFilter = (process.env.BENCH_CASES ?? 'matmul,forward,step').split(',');
+const cases = [mmCase, ...fwdCases, stepCase].filter((c) => caseFilter.some((f) => c.id.startsWith(f)));
 
 
-const host = hostDescription();
 const check = twinCheck(python);
 console.error(`torch twin check: ${JSON.stringify(check)}`);
 
@@ -157,7 +176,7 @@ for (let r = 0; r < rounds; r++) {
       const sides = ['torch', ...backends];
       const order = sides.map((_, i) => sides[(i + r) % sides.length] as string);
       const s = {} as Sample;
-      for (const side of order) s[side] = side === 'torch' ? torch(t, c.torchArgs) : tfjs(side, t, c.tfjsArgs);
+      for (const side of order) s[side] = side === 'torch' ? torch(t, c.torchArgs) : tfjs(side, t, c.tfjsArgs(side));
       (samples.get(key) ?? samples.set(key, []).get(key)!).push(s);
       console.error(`round ${r + 1}/${rounds} ${key}: ${sides.map((side) => `${side} ${fmt(s[side]?.ms)} ms${s[side]?.error ? ` (error: ${String(s[side]?.error)})` : ''}`).join(', ')}`);
     }
@@ -215,7 +234,7 @@ for (const backend of backends) {
       const tensorRuns = ok.map((s) => s[backend]?.tensors).filter((v): v is number[] => Array.isArray(v));
       rows.push({
         case: c.id,
-        label: c.label,
+        label: c.id === stepCase.id ? `${c.label}, micro-batch ${microOf(backend) || 'none'}` : c.label,
         backend,
         threads: t,
         gflop: c.gflop,
@@ -277,7 +296,7 @@ function tensorflowSummary(): string[] {
 const md = [
   `# selfpatch-ts performance suite (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `tfjs (wasm: SIMD, T > 1 the threaded build; tensorflow: tfjs-node, T intra-op threads) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
+  `tfjs (wasm: SIMD, T > 1 the threaded build; tensorflow: tfjs-node, T intra-op threads) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS core ${openblas.core}) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
   '',
   `Torch twin check (same weights and crops, the losses of two iterations): ${check.ok ? 'ok' : 'FAILED'} — tfjs ${fmt(check.tfjs_loss, 6)}, ${fmt(check.tfjs_loss1, 6)}; torch ${fmt(check.torch_loss, 6)}, ${fmt(check.torch_loss1, 6)}; max |Δ| ${typeof check.abs_diff === 'number' ? check.abs_diff.toExponential(1) : check.error}`,
   '',
@@ -306,8 +325,9 @@ const md = [
 
 console.log(md);
 // Per host: the same machine kind has changed CPU between sessions; results never mix hosts.
-const name = quick ? 'latest-quick' : 'latest';
-const json = JSON.stringify({ date: new Date().toISOString(), host, backends, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2);
+// A subset run keeps its own file, so it never replaces the full table.
+const name = quick ? 'latest-quick' : process.env.BENCH_CASES ? `latest-${caseFilter.join('-')}` : 'latest';
+const json = JSON.stringify({ date: new Date().toISOString(), host, openblas_core: openblas.core, backends, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, stepsTensorflow: stepsOf("tensorflow"), fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2);
 for (const outDir of [join(here, 'results'), join(here, 'results', 'hosts', host.slug)]) {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `${name}.json`), json);

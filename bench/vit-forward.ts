@@ -13,12 +13,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostDescription, openblasEnv } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 const threads = Number(process.env.BENCH_THREADS ?? 1);
 const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
+const openblas = openblasEnv(python, hostDescription().flags);
 
 const ARCH = { vit_tiny: [192, 12, 3], vit_small: [384, 12, 6] } as const;
 const CASES: Array<{ arch: keyof typeof ARCH; batch: number; h: number; w: number }> = [
@@ -64,6 +66,7 @@ for (const c of CASES) {
       run(python, [join(here, 'py/vit_forward.py'), String(embed), String(depth), String(heads), String(c.batch), String(c.h), String(c.w), String(threads), String(repeats)], {
         OMP_WAIT_POLICY: 'PASSIVE',
         OPENBLAS_NUM_THREADS: String(threads),
+        ...openblas.env,
       }),
     );
   }

@@ -20,14 +20,19 @@ from selfpatch_step import check_blas, median_ms, rss_mb
 PINNED_BLOB = "a92aa20d300c5be516f210d430cc40150de5eafd"  # git rev-parse 81aef14:selfpatch_vision_transformer.py
 
 
-def main():
-    official, arch, batch, size, repeats = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
-    path = os.path.join(official, "selfpatch_vision_transformer.py")
+def check_pinned(official, name, pinned):
+    """The git blob hash of OFFICIAL/NAME, or exit when it is not the pinned file."""
+    path = os.path.join(official, name)
     with open(path, "rb") as f:
         data = f.read()
     blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-    if blob != PINNED_BLOB:
-        sys.exit(f"{path} is not SelfPatch@81aef14's (blob {blob}, expected {PINNED_BLOB})")
+    if blob != pinned:
+        sys.exit(f"{path} is not SelfPatch@81aef14's (blob {blob}, expected {pinned})")
+    return blob
+
+
+def add_official_to_path(official):
+    """Makes the checkout importable; stands in for the two timm constants its model file imports."""
     sys.path.insert(0, official)
     try:
         import timm.data.constants  # noqa: F401
@@ -40,15 +45,21 @@ def main():
         constants.IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
         for name, mod in (("timm", types.ModuleType("timm")), ("timm.data", types.ModuleType("timm.data")), ("timm.data.constants", constants)):
             sys.modules.setdefault(name, mod)
+
+
+def main():
+    official, arch, batch, size, repeats = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+    blob = check_pinned(official, "selfpatch_vision_transformer.py", PINNED_BLOB)
+    add_official_to_path(official)
     import selfpatch_vision_transformer as svt
 
+    check_blas()
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     torch.manual_seed(0)
     model = getattr(svt, arch)(patch_size=16).eval()
     x = torch.randn(batch, 3, size, size)
     with torch.no_grad():
         ms = median_ms(lambda: model(x).sum().item(), repeats)
-    check_blas()
     print(json.dumps({"ms": ms, "rss_mb": rss_mb(), "blob": blob}))
 
 

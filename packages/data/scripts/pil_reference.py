@@ -18,6 +18,12 @@ OPS = {
     "resize_96_bicubic": lambda im: im.resize((96, 96), Image.BICUBIC),
     "resize_up_bicubic": lambda im: im.crop((100, 50, 140, 80)).resize((96, 96), Image.BICUBIC),
     "resize_224_bilinear": lambda im: im.resize((224, 224), Image.BILINEAR),
+    # One pass only, a tiny source, a fractional box: the edges of the two-pass resampler.
+    "resize_width_only": lambda im: im.resize((301, im.height), Image.BICUBIC),
+    "resize_height_only": lambda im: im.resize((im.width, 157), Image.BICUBIC),
+    "resize_tiny": lambda im: im.crop((10, 20, 13, 22)).resize((7, 5), Image.BICUBIC),
+    "resize_box": lambda im: im.resize((96, 80), Image.BICUBIC, box=(12.25, 7.5, 400.75, 333.125)),
+    "blur_tiny_1.5": lambda im: im.crop((10, 20, 13, 22)).filter(ImageFilter.GaussianBlur(radius=1.5)),
     "resized_crop": lambda im: F.resized_crop(im, 37, 101, 301, 377, [224, 224], InterpolationMode.BICUBIC),
     "brightness_0.6": lambda im: F.adjust_brightness(im, 0.6),
     "brightness_1.4": lambda im: F.adjust_brightness(im, 1.4),

@@ -33,17 +33,25 @@ function blendValue(a: number, b: number, alpha: number, clip: boolean): number 
   return t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
 }
 
-function blendWith(img: RGBImage, degenerate: (i: number) => number, factor: number): RGBImage {
-  const alpha = f32(factor);
-  const clip = !(alpha >= 0 && alpha <= 1);
+/** The 256 results of blending every 8-bit value with a constant (`Image.blend` with a flat image). */
+function blendTable(constant: number, alpha: number, clip: boolean): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) table[v] = blendValue(constant, v, alpha, clip);
+  return table;
+}
+
+function mapValues(img: RGBImage, table: Uint8Array): RGBImage {
   const out = createImage(img.width, img.height);
-  for (let i = 0; i < img.data.length; i++) out.data[i] = blendValue(degenerate(i), img.data[i] as number, alpha, clip);
+  const d = img.data;
+  const o = out.data;
+  for (let i = 0; i < d.length; i++) o[i] = table[d[i] as number] as number;
   return out;
 }
 
 /** `ImageEnhance.Brightness(img).enhance(f)`: blend with black. */
 export function adjustBrightness(img: RGBImage, factor: number): RGBImage {
-  return blendWith(img, () => 0, factor);
+  const alpha = f32(factor);
+  return mapValues(img, blendTable(0, alpha, !(alpha >= 0 && alpha <= 1)));
 }
 
 /** `ImageEnhance.Contrast(img).enhance(f)`: blend with the rounded mean luma. */
@@ -52,13 +60,27 @@ export function adjustContrast(img: RGBImage, factor: number): RGBImage {
   let sum = 0;
   for (const v of l) sum += v;
   const mean = Math.trunc(sum / l.length + 0.5);
-  return blendWith(img, () => mean, factor);
+  const alpha = f32(factor);
+  return mapValues(img, blendTable(mean, alpha, !(alpha >= 0 && alpha <= 1)));
 }
 
 /** `ImageEnhance.Color(img).enhance(f)`: blend with the grayscale image. */
 export function adjustSaturation(img: RGBImage, factor: number): RGBImage {
-  const l = luma(img);
-  return blendWith(img, (i) => l[Math.floor(i / 3)] as number, factor);
+  const alpha = f32(factor);
+  const clip = !(alpha >= 0 && alpha <= 1);
+  const out = createImage(img.width, img.height);
+  const d = img.data;
+  const o = out.data;
+  for (let i = 0; i < d.length; i += 3) {
+    const r = d[i] as number;
+    const g = d[i + 1] as number;
+    const b = d[i + 2] as number;
+    const l = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
+    o[i] = blendValue(l, r, alpha, clip);
+    o[i + 1] = blendValue(l, g, alpha, clip);
+    o[i + 2] = blendValue(l, b, alpha, clip);
+  }
+  return out;
 }
 
 /** C `round`: halves away from zero (arguments here are non-negative). */
@@ -68,6 +90,14 @@ function roundHalfAway(x: number): number {
 
 function c8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Pillow's hsv2rgb per 8-bit hue: the sector `floor(h·6/255)` and the float fraction within it. */
+const HSV_SECTOR = new Uint8Array(256);
+const HSV_FRACTION = new Float32Array(256);
+for (let h = 0; h < 256; h++) {
+  HSV_SECTOR[h] = Math.floor((h * 6) / 255);
+  HSV_FRACTION[h] = f32((h * 6) / 255 - (HSV_SECTOR[h] as number));
 }
 
 /**
@@ -98,7 +128,9 @@ export function adjustHue(img: RGBImage, hue: number): RGBImage {
     const bc = f32((maxc - b) / cr);
     // `2.0 + rc - bc` is evaluated in double and stored to float once (C promotion rules).
     let hF = r === maxc ? f32(bc - gc) : g === maxc ? f32(2 + rc - bc) : f32(4 + gc - rc);
-    hF = f32((hF / 6 + 1) % 1);
+    // C's fmod(x, 1) for x in (0, 2) is x − floor(x), exactly; a float `%` is a slow runtime call.
+    const x = hF / 6 + 1;
+    hF = f32(x - Math.floor(x));
     const h8 = (c8(Math.trunc(hF * 255)) + shift) & 0xff;
     const s8 = c8(Math.trunc(sF * 255));
     const v = maxc;
@@ -106,8 +138,8 @@ export function adjustHue(img: RGBImage, hue: number): RGBImage {
       o[i] = o[i + 1] = o[i + 2] = v;
       continue;
     }
-    const k = Math.floor((h8 * 6) / 255);
-    const f = f32((h8 * 6) / 255 - k);
+    const k = HSV_SECTOR[h8] as number;
+    const f = HSV_FRACTION[h8] as number;
     const fs = f32(s8 / 255);
     const pp = c8(roundHalfAway(v * (1 - fs)));
     // `fs * f` is a float×float product (rounded to float) before the double arithmetic.
@@ -138,10 +170,7 @@ export function adjustHue(img: RGBImage, hue: number): RGBImage {
 
 /** `ImageOps.solarize(img, threshold)`: values ≥ threshold become 255 − v. */
 export function solarize(img: RGBImage, threshold = 128): RGBImage {
-  const out = createImage(img.width, img.height);
-  for (let i = 0; i < img.data.length; i++) {
-    const v = img.data[i] as number;
-    out.data[i] = v < threshold ? v : 255 - v;
-  }
-  return out;
+  const table = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) table[v] = v < threshold ? v : 255 - v;
+  return mapValues(img, table);
 }
