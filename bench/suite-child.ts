@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
-import { uninstallWasmKernels } from '@selfpatch/backend';
+import { uninstallTensorflowKernels, uninstallWasmKernels } from '@selfpatch/backend';
 import { VisionTransformer, vitConfig, type VitArch } from '@selfpatch/vit';
 import { DINOLoss, SelfPatchDINO, DINOTrainer, cosineSchedule } from '@selfpatch/ssl';
 import { median } from './stats.js';
@@ -25,7 +25,10 @@ const info = await initBackend(backend, { threads: backend === 'wasm' ? Number(t
 // BENCH_STOCK_KERNELS=Identity,Cast: tfjs's own kernels for those names, or, for fused kernels
 // (SelfPatchAttention,SelfPatchAttentionGrad; SelfPatchGelu,SelfPatchGeluGrad), none, so their ops
 // run the tfjs composite (before/after runs).
-if (process.env.BENCH_STOCK_KERNELS) uninstallWasmKernels(process.env.BENCH_STOCK_KERNELS.split(','));
+if (process.env.BENCH_STOCK_KERNELS) {
+  uninstallWasmKernels(process.env.BENCH_STOCK_KERNELS.split(','));
+  uninstallTensorflowKernels(process.env.BENCH_STOCK_KERNELS.split(','));
+}
 
 const heapMb = (): number => ((tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0) / 2 ** 20;
 
@@ -83,16 +86,24 @@ function step(arch: VitArch, batch: number, nLocal: number, steps: number, micro
   const times: number[] = [];
   const tensors: number[] = [];
   const losses: number[] = [];
+  // Minor page faults per step: a native allocator that returns memory to the OS between ops
+  // pays them on every large tensor.
+  const faults: number[] = [];
+  const sysMs: number[] = [];
   for (let it = 0; it < total; it++) {
     const t0 = performance.now();
+    const r0 = process.resourceUsage();
     losses.push(trainer.step(crops, it).loss);
     // Steps 0-1 warm up (step 1 creates the last layers' Adam state after the freeze epoch).
     if (it >= 2) {
       times.push(performance.now() - t0);
       tensors.push(tf.memory().numTensors);
+      const r1 = process.resourceUsage();
+      faults.push(r1.minorPageFault - r0.minorPageFault);
+      sysMs.push((r1.systemCPUTime - r0.systemCPUTime) / 1000);
     }
   }
-  return { ms: median(times), times, heap_mb: heapMb(), tensors, losses };
+  return { ms: median(times), times, heap_mb: heapMb(), tensors, losses, faults, sys_ms: sysMs };
 }
 
 type KernelInfo = Awaited<ReturnType<typeof tf.profile>>['kernels'][number];

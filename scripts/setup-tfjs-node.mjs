@@ -13,6 +13,8 @@
  *    node-pre-gyp against the installed Node's headers (needs g++ and make). CPU only: a GPU
  *    build needs the CUDA libtensorflow, i.e. route 1.
  *
+ * Then builds @selfpatch/backend's fused native kernels against it (build-tf-kernels.mjs).
+ *
  * Idempotent: an installation that already loads and computes is left alone. Fails with one line
  * saying what is missing when neither route works.
  *
@@ -183,8 +185,22 @@ function main() {
   log(`${pkg} installed offline (TensorFlow C API from ${TF_WHEEL}, ${(size / 2 ** 20).toFixed(0)} MB): ${after.out}`);
 }
 
+/**
+ * The fused GELU/LayerNorm/AdamW/EMA ops for the native backend (@selfpatch/backend's
+ * native/tf-kernels.c), built against the libtensorflow just installed. Without them the backend
+ * still works, on tfjs's composites, so a failure here is reported, not fatal.
+ */
+function buildFusedKernels() {
+  const script = join(root, 'packages', 'backend', 'scripts', 'build-tf-kernels.mjs');
+  if (!existsSync(script)) return;
+  const r = run(process.execPath, [script], { cwd: root });
+  if (r.ok) log(r.out.trim().split('\n').pop());
+  else log(`warning: the fused native kernels were not built, the tensorflow backend runs tfjs's composites: ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
+}
+
 try {
   main();
+  buildFusedKernels();
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err));
 }

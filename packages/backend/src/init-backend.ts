@@ -64,6 +64,8 @@ export interface Platform {
   importer: ModuleImporter;
   /** Finds a WebGPU adapter and makes it the one `navigator.gpu` gives tfjs. */
   findAdapter(importer: ModuleImporter, allowSoftware: boolean): Promise<{ adapter: FoundAdapter } | { adapter: null; why: string }>;
+  /** Runs after the `tensorflow` backend from `pkg` is active; returns a note for the reason (Node: the fused native kernels). */
+  afterTensorflow(pkg: string): string;
   /** Runs after the `webgpu` backend is active (Node: synchronous reads). */
   afterWebGPU(importer: ModuleImporter): Promise<void>;
   /** Activates `wasm` (the module is tfjs-backend-wasm), with `threads` XNNPACK threads when possible; false when it failed to initialise. */
@@ -78,7 +80,7 @@ const INSTALL_HINT: Record<BackendName, string> = {
   cpu: 'install @tensorflow/tfjs-backend-cpu',
 };
 
-async function tryTensorflow(platform: Platform, importer: ModuleImporter): Promise<{ ok: true; pkg: string } | { ok: false; why: string }> {
+async function tryTensorflow(platform: Platform, importer: ModuleImporter): Promise<{ ok: true; pkg: string; note: string } | { ok: false; why: string }> {
   if (!platform.native) return { ok: false, why: 'the native TensorFlow bindings exist only in Node' };
   const errors: string[] = [];
   // libtensorflow's start-up banner (oneDNN, CPU features) is noise in a CLI's output.
@@ -86,7 +88,7 @@ async function tryTensorflow(platform: Platform, importer: ModuleImporter): Prom
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       await importer(pkg);
-      if (await tf.setBackend('tensorflow')) return { ok: true, pkg };
+      if (await tf.setBackend('tensorflow')) return { ok: true, pkg, note: platform.afterTensorflow(pkg) };
       errors.push(`${pkg} loaded but the 'tensorflow' backend failed to initialise`);
     } catch (err) {
       errors.push(`${pkg}: ${firstLine(err)}`);
@@ -158,7 +160,7 @@ export async function initBackendOn(platform: Platform, choice: string, options:
   });
   if (choice === 'tensorflow') {
     const r = await tryTensorflow(platform, importer);
-    if (r.ok) return done('tensorflow', `requested; using ${r.pkg}`);
+    if (r.ok) return done('tensorflow', `requested; using ${r.pkg}, ${r.note}`);
     throw new BackendUnavailableError('tensorflow', `backend 'tensorflow' is not available (${r.why}); ${INSTALL_HINT.tensorflow}`);
   }
   if (choice === 'webgpu') {
@@ -173,7 +175,7 @@ export async function initBackendOn(platform: Platform, choice: string, options:
     throw new BackendUnavailableError(choice, `backend '${choice}' is not available (${why}); ${INSTALL_HINT[choice]}`);
   }
   const tfr = await tryTensorflow(platform, importer);
-  if (tfr.ok) return done('tensorflow', `auto: ${tfr.pkg} is installed`);
+  if (tfr.ok) return done('tensorflow', `auto: ${tfr.pkg} is installed, ${tfr.note}`);
   const gpu = await tryWebGPU(platform, importer, false);
   if (gpu.ok) return { ...done('webgpu', `auto: no native TensorFlow binding; WebGPU hardware adapter ${gpu.adapter.name} via ${gpu.adapter.route}`), adapter: gpu.adapter };
   const wasmWhy = await tryPlain(platform, 'wasm', importer, opts);

@@ -48,6 +48,7 @@ export const browserPlatform: Platform = {
     return load();
   },
   findAdapter: (_importer, allowSoftware) => browserAdapter(allowSoftware),
+  afterTensorflow: () => '',
   afterWebGPU: async () => {},
   async startWasm(wasm, { threads, wasmPaths }) {
     const mod = wasm as WasmModule;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModuleImporter, Platform } from './init-backend.js';
 import { firstLine } from './init-backend.js';
 import { startSimdKernelThreads } from './simd-threads-node.js';
+import { installTensorflowKernels } from './tf-kernels-node.js';
 import { setWasmBackendThreaded, type WasmModuleLike } from './wasm-threads-node.js';
 import { installNodeReadSync, setupNodeWebGPU } from './webgpu-node.js';
 
@@ -28,6 +29,7 @@ export const nodePlatform: Platform = {
   native: true,
   importer: (specifier) => import(specifier),
   findAdapter: (importer, allowSoftware) => setupNodeWebGPU(importer, allowSoftware),
+  afterTensorflow: installTensorflowKernels,
   afterWebGPU: enableNodeReadSync,
   async startWasm(wasm, { threads }) {
     if (threads === 1) return tf.setBackend('wasm');

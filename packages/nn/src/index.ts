@@ -12,7 +12,7 @@ export { globalRng, manualSeed } from './rng-default.js';
 export { erfinv, truncNormal, uniformInit, defaultLinearInit, type TruncNormalOptions } from './init.js';
 export { imageFeature, type Backbone, type BackboneFeatures } from './backbone.js';
 export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
-export { matmul2d, linear } from './ops/matmul.js';
+export { matmul2d, linear, transposeFlagsFree } from './ops/matmul.js';
 export { gelu } from './ops/gelu.js';
 export { stopGradient } from './ops/stop-gradient.js';
 export { l2norm, l2normalize } from './ops/normalize.js';

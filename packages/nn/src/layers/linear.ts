@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
-import { linear } from '../ops/matmul.js';
+import { linear, transposeFlagsFree } from '../ops/matmul.js';
 import { weightCacheEnabled } from '../ops/weight-cache.js';
 import { DerivedTensors } from '../derived-tensors.js';
 import { defaultLinearInit, truncNormal } from '../init.js';
@@ -55,7 +55,8 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight, this.bias, weightCacheEnabled() ? this.wt.get()[0] : undefined);
+    // The cached Wᵀ serves wasm's flag-free products only (ops/matmul.ts).
+    return linear(x, this.weight, this.bias, weightCacheEnabled() && !transposeFlagsFree() ? this.wt.get()[0] : undefined);
   }
 
   override dispose(): void {

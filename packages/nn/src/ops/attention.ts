@@ -54,7 +54,9 @@ export function scaledDotProductAttention(
 ): AttentionResult {
   checkQkv(q, k, v);
   if (!usesSlicedAttention()) {
-    const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)) as tf.Tensor3D;
+    const scores = tf.matMul(q, k, false, true);
+    // One kernel each way where the backend has the fused softmax (the native one does).
+    const attn = (simdSoftmax() && scores.dtype === 'float32' ? batchedScaledSoftmax(scale)(scores) : tf.softmax(tf.mul(scores, scale))) as tf.Tensor3D;
     const out = tf.matMul(attn, v) as tf.Tensor3D;
     return returnAttention ? { out, attn } : { out };
   }
@@ -95,6 +97,13 @@ function scaledSoftmaxGrad(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tenso
   if (simdSoftmax()) return tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { p, dp }, { scale }) as tf.Tensor;
   return tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
 }
+
+/** {@link scaledSoftmax} as a differentiable op, its gradient from the kept probabilities. */
+const batchedScaledSoftmax = defineOpFamily(1, (scale) => ([s], save) => {
+  const p = scaledSoftmax(s as tf.Tensor, scale);
+  save([p]);
+  return { value: p, gradFunc: (dp: tf.Tensor, saved: tf.Tensor[]) => [scaledSoftmaxGrad(saved[0] as tf.Tensor, dp, scale)] };
+});
 
 /** The per-slice attention core for one `scale`, as one op. */
 const slicedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
