@@ -1,7 +1,7 @@
 /**
  * Fused kernels for the native `tensorflow` backend on CPU (tfjs-node): GELU, LayerNorm, AdamW,
- * the teacher EMA and the attention's scaled softmax, each one TensorFlow op (native/tf-kernels.c) where the
- * portable formulation in `@selfpatch/nn` runs 5-15 stock TF kernels, each a full pass over
+ * the teacher EMA and the attention's scaled softmax, each one TensorFlow op (native/tf-kernels.c)
+ * where the portable formulation in `@selfpatch/nn` runs 5-15 stock TF kernels, each a full pass over
  * memory. They compute what the wasm SIMD kernels compute (the same C sources).
  *
  * The ops live in a small Node-API addon built against the installed tfjs-node's libtensorflow
@@ -39,65 +39,53 @@ export function tfKernelsPath(pkg: string): string {
 
 const floatAttr = (be: NodeBackendLike, name: string, value: number): OpAttr => ({ name, type: be.binding.TF_ATTR_FLOAT, value });
 
+/**
+ * A kernel that passes its inputs (in op order) and float attrs straight to the TF op `op`, as
+ * GELU, LayerNorm and the softmax do.
+ */
+function direct(op: string, inputs: string[], attrs: string[], outputs = 1): (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] {
+  return ({ inputs: given, attrs: values, backend }) => {
+    const be = backend as NodeBackendLike;
+    const opAttrs = attrs.map((name) => floatAttr(be, name, (values as Record<string, number>)[name] as number));
+    const ins = inputs.map((name) => given[name] as tf.TensorInfo);
+    return outputs === 1 ? be.executeSingleOutput(op, opAttrs, ins) : be.executeMultipleOutputs(op, opAttrs, ins, outputs);
+  };
+}
+
+/**
+ * Runs the TF op `op` on `inputs` plus a float32 vector of per-step scalars. Inputs, not attrs:
+ * they change every step, and eager TF caches a kernel instance per attr set.
+ */
+function withScalars(be: NodeBackendLike, op: string, inputs: tf.TensorInfo[], scalars: number[], outputs: number): tf.TensorInfo | tf.TensorInfo[] {
+  const s = tf.tensor1d(scalars, 'float32');
+  try {
+    return outputs === 1 ? be.executeSingleOutput(op, [], [...inputs, s]) : be.executeMultipleOutputs(op, [], [...inputs, s], outputs);
+  } finally {
+    s.dispose();
+  }
+}
+
 const KERNELS: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]> = [
-  [GELU_KERNEL, ({ inputs, backend }) => (backend as NodeBackendLike).executeSingleOutput('SelfPatchGelu', [], [inputs.x as tf.TensorInfo])],
-  [GELU_GRAD_KERNEL, ({ inputs, backend }) => (backend as NodeBackendLike).executeSingleOutput('SelfPatchGeluGrad', [], [inputs.dy as tf.TensorInfo, inputs.x as tf.TensorInfo])],
-  [
-    LAYER_NORM_KERNEL,
-    ({ inputs, attrs, backend }) => {
-      const be = backend as NodeBackendLike;
-      const eps = (attrs as unknown as { eps: number }).eps;
-      return be.executeSingleOutput('SelfPatchLayerNorm', [floatAttr(be, 'eps', eps)], [inputs.x, inputs.weight, inputs.bias] as tf.TensorInfo[]);
-    },
-  ],
-  [
-    LAYER_NORM_GRAD_KERNEL,
-    ({ inputs, attrs, backend }) => {
-      const be = backend as NodeBackendLike;
-      const eps = (attrs as unknown as { eps: number }).eps;
-      return be.executeMultipleOutputs('SelfPatchLayerNormGrad', [floatAttr(be, 'eps', eps)], [inputs.dy, inputs.x, inputs.weight] as tf.TensorInfo[], 3);
-    },
-  ],
+  [GELU_KERNEL, direct('SelfPatchGelu', ['x'], [])],
+  [GELU_GRAD_KERNEL, direct('SelfPatchGeluGrad', ['dy', 'x'], [])],
+  [LAYER_NORM_KERNEL, direct('SelfPatchLayerNorm', ['x', 'weight', 'bias'], ['eps'])],
+  [LAYER_NORM_GRAD_KERNEL, direct('SelfPatchLayerNormGrad', ['dy', 'x', 'weight'], ['eps'], 3)],
+  [SCALED_SOFTMAX_KERNEL, direct('SelfPatchScaledSoftmax', ['x'], ['scale'])],
+  [SOFTMAX_GRAD_KERNEL, direct('SelfPatchSoftmaxGrad', ['p', 'dp'], ['scale'])],
   [
     ADAMW_KERNEL,
     ({ inputs, attrs, backend }) => {
-      const be = backend as NodeBackendLike;
       const a = attrs as unknown as AdamWScalars;
-      // Inputs, not attrs: they change every step, and eager TF caches a kernel per attr set.
       // The complements are rounded from double, as the wasm kernel's and the composite's.
-      const scalars = tf.tensor1d([a.decay, a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.eps, a.bc2Sqrt, a.stepSize], 'float32');
-      try {
-        return be.executeMultipleOutputs('SelfPatchAdamW', [], [inputs.param, inputs.grad, inputs.expAvg, inputs.expAvgSq, scalars] as tf.TensorInfo[], 3);
-      } finally {
-        scalars.dispose();
-      }
+      const scalars = [a.decay, a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.eps, a.bc2Sqrt, a.stepSize];
+      return withScalars(backend as NodeBackendLike, 'SelfPatchAdamW', [inputs.param, inputs.grad, inputs.expAvg, inputs.expAvgSq] as tf.TensorInfo[], scalars, 3);
     },
   ],
   [
     EMA_KERNEL,
     ({ inputs, attrs, backend }) => {
-      const be = backend as NodeBackendLike;
-      const momentum = (attrs as unknown as { momentum: number }).momentum;
-      const m = tf.tensor1d([momentum, 1 - momentum], 'float32');
-      try {
-        return be.executeSingleOutput('SelfPatchEma', [], [inputs.teacher, inputs.student, m] as tf.TensorInfo[]);
-      } finally {
-        m.dispose();
-      }
-    },
-  ],
-  [
-    SCALED_SOFTMAX_KERNEL,
-    ({ inputs, attrs, backend }) => {
-      const be = backend as NodeBackendLike;
-      return be.executeSingleOutput('SelfPatchScaledSoftmax', [floatAttr(be, 'scale', (attrs as unknown as { scale: number }).scale)], [inputs.x as tf.TensorInfo]);
-    },
-  ],
-  [
-    SOFTMAX_GRAD_KERNEL,
-    ({ inputs, attrs, backend }) => {
-      const be = backend as NodeBackendLike;
-      return be.executeSingleOutput('SelfPatchSoftmaxGrad', [floatAttr(be, 'scale', (attrs as unknown as { scale: number }).scale)], [inputs.p, inputs.dp] as tf.TensorInfo[]);
+      const m = (attrs as unknown as { momentum: number }).momentum;
+      return withScalars(backend as NodeBackendLike, 'SelfPatchEma', [inputs.teacher, inputs.student] as tf.TensorInfo[], [m, 1 - m], 1);
     },
   ],
 ];

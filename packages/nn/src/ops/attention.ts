@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { defineOpFamily } from './custom-op.js';
-import { matmul2d } from './matmul.js';
+import { matmul2d, transposeFlagsFree } from './matmul.js';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, hasFusedKernel } from '../kernels.js';
 
 export interface AttentionResult {
@@ -24,9 +24,9 @@ export interface AttentionResult {
   attn?: tf.Tensor3D;
 }
 
-/** Whether the per-slice formulation is used on the active backend. */
+/** Whether the per-slice formulation is used on the active backend: where batched and flagged matMuls are slow (wasm). */
 export function usesSlicedAttention(): boolean {
-  return tf.getBackend() === 'wasm';
+  return !transposeFlagsFree();
 }
 
 /** q `[BH, Nq, D]`, k `[BH, Nk, D]`, v `[BH, Nk, E]`, or a ShapeError naming the three shapes. */
