@@ -1,35 +1,37 @@
 /**
- * Benchmark (not a test): ViT-S/16 forward at 224 px, batch 1, on WebAssembly in Node and in a
- * Chromium page — selfpatch-ts on tfjs-backend-wasm against onnxruntime-web (wasm, SIMD) running
- * the same network with the same weights, exported once to ONNX by bench/py/export_vit_onnx.py
- * (Debian python3-torch). 1 thread each; rounds interleaved, medians reported; outputs compared as
- * a sanity check. The page part needs Debian's chromium (skipped with a note when absent).
+ * Benchmark (not a test): ViT-S/16 forward at 224 px, batch 1 and 8, on WebAssembly in Node and in
+ * a Chromium page — selfpatch-ts on tfjs-backend-wasm against onnxruntime-web (wasm, SIMD) running
+ * the same network with the same weights, exported once to ONNX (dynamic batch) by
+ * bench/py/export_vit_onnx.py (Debian python3-torch). 1 thread each; rounds interleaved; ratios per
+ * round, reported min-median-max, refused when either side's rounds spread over 25% (sanity.ts);
+ * outputs compared as a sanity check. Results are kept per host (bench/results/hosts/<cpu>/).
+ * The page part needs Debian's chromium (reported as not measured when absent).
  *
- *   node --conditions=source --import tsx bench/onnx-vit.ts       (BENCH_ONNX_ROUNDS=5)
+ *   node --conditions=source --import tsx bench/onnx-vit.ts       (BENCH_ONNX_ROUNDS=5 BENCH_ONNX_BATCHES=1,8)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web';
-import { createServer } from 'node:http';
-import { existsSync } from 'node:fs';
-import { extname } from 'node:path';
 import { build } from 'esbuild';
-import { interleaved, median } from './stats.js';
 import { chromium } from 'playwright-core';
-import { serializeSafetensors } from '@selfpatch/checkpoint';
+import { serializePth, serializeSafetensors } from '@selfpatch/checkpoint';
 import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
-import { serializePth } from '@selfpatch/checkpoint';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
+import { interleaved, median } from './stats.js';
+import { hostDescription, roundsCheck } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
 const rounds = Number(process.env.BENCH_ONNX_ROUNDS ?? 5);
-const perRound = 5;
+const batches = (process.env.BENCH_ONNX_BATCHES ?? '1,8').split(',').map(Number);
+/** Runs per round: about 3 s of work per side and round on a 2-core VM. */
+const runsFor = (batch: number): number => (batch === 1 ? 5 : 1);
 const size = 224;
 
 await initBackend('wasm');
@@ -45,37 +47,39 @@ if (ex.status !== 0) throw new Error(`ONNX export failed: ${ex.stderr}`);
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.simd = true;
 const session = await ort.InferenceSession.create(readFileSync(onnxPath), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-const input = Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.001));
-const feeds = { image: new ort.Tensor('float32', input, [1, 3, size, size]) };
+const inputFor = (batch: number): Float32Array => Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.001));
 
-// Sanity: same network, same weights → same tokens.
-const x = tf.tensor4d(input, [1, 3, size, size]);
-const ours = vit.forward(x) as tf.Tensor3D;
-const theirs = (await session.run(feeds)).tokens as ort.Tensor;
-const a = ours.dataSync();
-const b = theirs.data as Float32Array;
-let maxDiff = 0;
-for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
-ours.dispose();
-if (maxDiff > 1e-2) throw new Error(`ONNX and tfjs outputs differ by ${maxDiff}: not the same network`);
-
-async function timeOrt(): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < perRound; i++) await session.run(feeds);
-  return (performance.now() - t0) / perRound;
+/** One batch size in Node: output check, then interleaved rounds. */
+async function inNode(batch: number): Promise<{ tfjsMs: number[]; ortMs: number[]; maxDiff: number }> {
+  const input = inputFor(batch);
+  const feeds = { image: new ort.Tensor('float32', input, [batch, 3, size, size]) };
+  const x = tf.tensor4d(input, [batch, 3, size, size]);
+  // Sanity: same network, same weights → same tokens.
+  const a = tf.tidy(() => (vit.forward(x) as tf.Tensor).dataSync());
+  const b = ((await session.run(feeds)).tokens as ort.Tensor).data as Float32Array;
+  if (a.length !== b.length) throw new Error(`ONNX gives ${b.length} values, tfjs ${a.length}`);
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
+  if (maxDiff > 1e-2) throw new Error(`ONNX and tfjs outputs differ by ${maxDiff}: not the same network`);
+  const runs = runsFor(batch);
+  const timeOrt = async (): Promise<number> => {
+    const t0 = performance.now();
+    for (let i = 0; i < runs; i++) await session.run(feeds);
+    return (performance.now() - t0) / runs;
+  };
+  const timeTfjs = (): number => {
+    const t0 = performance.now();
+    // tidy returns nothing: a returned TypedArray would be walked element by element (docs/tfjs-backends.md §3).
+    for (let i = 0; i < runs; i++) tf.tidy(() => void (vit.forward(x) as tf.Tensor).dataSync());
+    return (performance.now() - t0) / runs;
+  };
+  const { a: tfjsMs, b: ortMs } = await interleaved(timeTfjs, timeOrt, rounds);
+  x.dispose();
+  return { tfjsMs, ortMs, maxDiff };
 }
-function timeTfjs(): number {
-  const t0 = performance.now();
-  // tidy returns nothing: a returned TypedArray would be walked element by element (docs/tfjs-backends.md §3).
-  for (let i = 0; i < perRound; i++) tf.tidy(() => void (vit.forward(x) as tf.Tensor).dataSync());
-  return (performance.now() - t0) / perRound;
-}
-const { a: tfjsMs, b: ortMs } = await interleaved(timeTfjs, timeOrt, rounds);
-const t = median(tfjsMs);
-const o = median(ortMs);
 
 /** The same comparison inside Chromium (headless, 1 thread each). */
-async function inPage(): Promise<{ tfjsMs: number[]; ortMs: number[]; maxDiff: number } | string> {
+async function inPage(): Promise<Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> | string> {
   const CHROMIUM = process.env.SELFPATCH_CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM}`;
   writeFileSync(join(dir, 'vit_small.safetensors'), serializeSafetensors(exportVitStateDict(vit)));
@@ -98,33 +102,42 @@ async function inPage(): Promise<{ tfjsMs: number[]; ortMs: number[]; maxDiff: n
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/?rounds=${rounds}`);
+    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/?rounds=${rounds}&batches=${batches.join(',')}`);
     await page.waitForFunction(() => (window as unknown as { bench?: unknown }).bench !== undefined, undefined, { timeout: 600_000 });
-    const r = (await page.evaluate(() => (window as unknown as { bench: unknown }).bench)) as { tfjsMs: number[]; ortMs: number[]; maxDiff: number; error?: string };
-    return r.error ?? r;
+    const r = (await page.evaluate(() => (window as unknown as { bench: unknown }).bench)) as { error?: string; byBatch: Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> };
+    return r.error ?? r.byBatch;
   } finally {
     await browser.close();
     server.close();
   }
 }
+const node: Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> = {};
+for (const batch of batches) node[batch] = await inNode(batch);
 const page = await inPage();
-const lines = [
-  `ViT-S/16 forward, 224 px, batch 1, 1 thread each, median of ${rounds} interleaved rounds × ${perRound} runs; outputs agree with ONNX to ${maxDiff.toExponential(1)} (Node)`,
-  '',
-  '| where | runtime | ms | ratio to onnxruntime-web |',
-  '|---|---|---|---|',
-  `| Node ${process.version} | selfpatch-ts on tfjs-backend-wasm | ${t.toFixed(1)} | ${(t / o).toFixed(2)}× |`,
-  `| Node ${process.version} | onnxruntime-web ${ort.env.versions.web ?? ''} (wasm, SIMD) | ${o.toFixed(1)} | 1.00× |`,
-];
-if (typeof page === 'string') lines.push(`| Chromium | (not measured: ${page}) | | |`);
-else {
-  const pt = median(page.tfjsMs);
-  const po = median(page.ortMs);
-  lines.push(`| Chromium (headless) | selfpatch-ts on tfjs-backend-wasm | ${pt.toFixed(1)} | ${(pt / po).toFixed(2)}× |`, `| Chromium (headless) | onnxruntime-web (wasm, SIMD) | ${po.toFixed(1)} | 1.00× |`);
+const host = hostDescription();
+
+/** A table row: median ms each side and the per-round ratio min-median-max, or why it is refused. */
+function row(where: string, batch: number, r: { tfjsMs: number[]; ortMs: number[]; maxDiff: number }): string {
+  const refused = roundsCheck('selfpatch-ts', r.tfjsMs) ?? roundsCheck('onnxruntime-web', r.ortMs);
+  const ratios = r.tfjsMs.map((t, i) => t / (r.ortMs[i] as number));
+  const ratio = refused ? `refused: ${refused}` : `**${median(ratios).toFixed(2)}×** [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`;
+  return `| ${where} | ${batch} | ${median(r.tfjsMs).toFixed(1)} | ${median(r.ortMs).toFixed(1)} | ${ratio} | ${r.maxDiff.toExponential(1)} |`;
 }
+const lines = [
+  `ViT-S/16 forward at 224 px, 1 thread each: selfpatch-ts on tfjs-backend-wasm against onnxruntime-web ${ort.env.versions.web ?? ''} (wasm, SIMD) on the same weights; ${rounds} interleaved rounds (${batches.map((b) => `${runsFor(b)} run(s) per round at batch ${b}`).join(', ')}); ratio = ours ÷ theirs per round, median [min–max].`,
+  '',
+  `Host: ${host.model}, ${host.cores} logical cores, flags ${host.flags.join(' ')}.`,
+  '',
+  '| where | batch | selfpatch-ts ms | onnxruntime-web ms | ratio | max abs diff |',
+  '|---|---|---|---|---|---|',
+  ...batches.map((b) => row(`Node ${process.version}`, b, node[b] as { tfjsMs: number[]; ortMs: number[]; maxDiff: number })),
+  ...(typeof page === 'string' ? [`| Chromium | | | | not measured: ${page} | |`] : batches.map((b) => row('Chromium (headless)', b, page[b] as { tfjsMs: number[]; ortMs: number[]; maxDiff: number }))),
+];
 console.log(lines.join('\n'));
-mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'onnx-vit.json'), JSON.stringify({ date: new Date().toISOString(), node: { tfjs_ms: tfjsMs, ort_ms: ortMs, ratio: t / o, max_diff: maxDiff }, page }, null, 2));
-writeFileSync(join(here, 'results', 'onnx-vit.md'), `${lines.join('\n')}\n`);
-x.dispose();
+const json = JSON.stringify({ date: new Date().toISOString(), host, rounds, batches, node, page }, null, 2);
+for (const outDir of [join(here, 'results'), join(here, 'results', 'hosts', host.slug)]) {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'onnx-vit.json'), json);
+  writeFileSync(join(outDir, 'onnx-vit.md'), `${lines.join('\n')}\n`);
+}
 process.exit(0);

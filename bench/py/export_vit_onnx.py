@@ -21,7 +21,9 @@ def main():
     model = VisionTransformer(dim, depth, heads)
     model.load_state_dict(sd, strict=True)
     model.eval()
-    torch.onnx.export(model, torch.zeros(1, 3, size, size), out, input_names=["image"], output_names=["tokens"], opset_version=14)
+    # Batch is a dynamic axis: the bench times batch 1 and 8 on one exported graph.
+    torch.onnx.export(model, torch.zeros(1, 3, size, size), out, input_names=["image"], output_names=["tokens"], opset_version=14,
+                      dynamic_axes={"image": {0: "batch"}, "tokens": {0: "batch"}})
     print(out)
 
 

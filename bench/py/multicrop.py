@@ -33,6 +33,10 @@ def main():
     repeats = int(sys.argv[1])
     files = sys.argv[2:]
     torch.set_num_threads(1)
+    # Seeded, so every round draws the same crops and does the same work (as the tfjs side, which
+    # starts each round from Rng(0)): the run-to-run spread then measures the machine, not the draws.
+    random.seed(0)
+    torch.manual_seed(0)
     flip_color = transforms.Compose([
         transforms.RandomHorizontalFlip(p=0.5),
         transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),

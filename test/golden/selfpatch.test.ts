@@ -104,6 +104,9 @@ for (const backend of TEST_BACKENDS) {
         tf.dispose([tokens, images]);
       }
       assert.ok(checked > 0, 'nothing checked');
+      // What is left besides the weights is the eval-mode Wᵀ cache (wasm), owned by the modules.
+      vit.releaseCaches();
+      head.releaseCaches();
       assert.equal(tf.memory().numTensors, before, 'leaked tensors');
       head.dispose();
       vit.dispose();

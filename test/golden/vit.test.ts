@@ -80,6 +80,8 @@ for (const backend of TEST_BACKENDS) {
       const before = tf.memory().numTensors;
       const checked = checkBackbone(fx, vit, f.outPrefix);
       assert.ok(checked >= 1, 'no output was checked');
+      // What is left besides the weights is the eval-mode Wᵀ cache (wasm), owned by the model.
+      vit.releaseCaches();
       assert.equal(tf.memory().numTensors, before, 'forward leaked tensors');
       vit.dispose();
     });

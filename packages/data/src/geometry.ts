@@ -6,6 +6,7 @@
  */
 import type { Rng } from '@selfpatch/nn/base';
 import { createImage, type RGBImage } from './image.js';
+import { Arena, imagePass } from './pil-kernels.js';
 import { pilResize, type PilFilter } from './pil-resize.js';
 
 /** Python 3 `round()`: halves to even. */
@@ -65,27 +66,41 @@ export function resizedCrop(img: RGBImage, box: CropBox, outW: number, outH: num
 }
 
 export function hflip(img: RGBImage): RGBImage {
-  const out = createImage(img.width, img.height);
-  for (let y = 0; y < img.height; y++) {
-    for (let x = 0; x < img.width; x++) {
-      const s = (y * img.width + x) * 3;
-      const d = (y * img.width + (img.width - 1 - x)) * 3;
-      out.data[d] = img.data[s] as number;
-      out.data[d + 1] = img.data[s + 1] as number;
-      out.data[d + 2] = img.data[s + 2] as number;
-    }
-  }
-  return out;
+  return imagePass(img, (mod, src, dst) => mod.rgb_hflip(src, img.width, img.height, dst));
 }
 
-/** `ToTensor` + `Normalize(mean, std)`: CHW float32. */
+/**
+ * The value of every byte per channel after torchvision's `ToTensor` + `Normalize(mean, std)`, in
+ * their float32 order of operations: `(f32(v / 255) − f32(mean)) / f32(std)`, each step rounded to
+ * float32 (each is a single IEEE operation, so rounding the double result once is exact).
+ */
+function normalizeTables(mean: readonly number[], std: readonly number[]): Float32Array {
+  const key = `${mean.join(',')}/${std.join(',')}`;
+  let t = tableCache.get(key);
+  if (!t) {
+    t = new Float32Array(3 * 256);
+    for (let c = 0; c < 3; c++) {
+      const m = f32(mean[c] as number);
+      const s = f32(std[c] as number);
+      for (let v = 0; v < 256; v++) t[c * 256 + v] = f32(f32(f32(v / 255) - m) / s);
+    }
+    tableCache.set(key, t);
+  }
+  return t;
+}
+const tableCache = new Map<string, Float32Array>();
+const f32 = Math.fround;
+
+/**
+ * `ToTensor` + `Normalize(mean, std)`: CHW float32, bit-exact with torchvision (and with the
+ * official DAVIS reader's numpy/torch float32 steps).
+ */
 export function toNormalizedCHW(img: RGBImage, mean: readonly number[] = [0.485, 0.456, 0.406], std: readonly number[] = [0.229, 0.224, 0.225]): Float32Array {
   const n = img.width * img.height;
-  const out = new Float32Array(3 * n);
-  for (let c = 0; c < 3; c++) {
-    const m = mean[c] as number;
-    const s = std[c] as number;
-    for (let i = 0; i < n; i++) out[c * n + i] = ((img.data[3 * i + c] as number) / 255 - m) / s;
-  }
-  return out;
+  const arena = new Arena();
+  const src = arena.copyIn(img.data);
+  const tables = arena.float32(normalizeTables(mean, std));
+  const dst = arena.alloc(12 * n);
+  arena.mod.normalize_chw(src, n, tables, dst);
+  return new Float32Array(arena.mod.memory.buffer, dst, 3 * n).slice();
 }

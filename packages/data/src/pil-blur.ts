@@ -38,14 +38,15 @@ export function gaussianBlur(img: RGBImage, radius: number, passes = 3): RGBImag
   }
   const arena = new Arena();
   const { mod } = arena;
-  const rows = arena.copyIn(img.data);
-  const cols = arena.alloc(img.data.length);
-  const line = arena.alloc(Math.max(w, h) * 3);
-  for (let p = 0; p < passes; p++) mod.box_blur_rows(rows, w, h, r, line);
-  // Columns are blurred as rows of the transposed image (as Pillow does): contiguous lines.
-  mod.transpose_rgb(rows, w, h, cols);
-  for (let p = 0; p < passes; p++) mod.box_blur_rows(cols, h, w, r, line);
-  mod.transpose_rgb(cols, h, w, rows);
-  out.data.set(arena.bytes(rows, img.data.length));
+  let a = arena.copyIn(img.data);
+  let b = arena.alloc(img.data.length);
+  const line = arena.alloc(w * 3);
+  for (let p = 0; p < passes; p++) mod.box_blur_rows(a, w, h, r, line);
+  // The column passes read whole rows (SIMD across columns) instead of blurring a transposed copy.
+  for (let p = 0; p < passes; p++) {
+    mod.box_blur_cols(a, w * 3, h, r, b);
+    [a, b] = [b, a];
+  }
+  out.data.set(arena.bytes(a, img.data.length));
   return out;
 }

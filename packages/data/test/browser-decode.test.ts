@@ -1,7 +1,8 @@
 /**
  * The browser decoding path in a real browser: Debian Chromium, headless, driven by playwright-core
  * (no browser download). The page runs the bundled `decode.browser.ts`; results are compared with
- * the Node decoder on the same files. Under CI=true a missing Chromium is a failure.
+ * the Node decoder on the same files, and the multi-crop recipe (its wasm kernels) with Node's. Under
+ * CI=true a missing Chromium is a failure.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { chromium } from 'playwright-core';
-import { decodeImage } from '../src/index.js';
+import { Rng } from '@selfpatch/nn/base';
+import { decodeImage, multiCrop } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.SELFPATCH_CHROMIUM ?? '/usr/bin/chromium';
@@ -78,6 +80,15 @@ test('browser decodeImage in headless Chromium matches the Node decoder; bad inp
       t.diagnostic(`DAVIS JPEG, Chromium vs sharp: max ${max}, mean ${(sum / gj.data.length).toFixed(4)}`);
       assert.ok(max <= 8 && sum / gj.data.length < 1);
     }
+    // The multi-crop recipe in the page equals Node's bit for bit (same wasm kernels, compiled
+    // synchronously on the main thread).
+    const src = { width: 160, height: 120, data: new Uint8Array(160 * 120 * 3) };
+    src.data.forEach((_, i) => (src.data[i] = (i * 37 + ((i / 480) | 0) * 11) & 255));
+    const seed = 7;
+    const pageViews = await page.evaluate(([b64, sw, sh, sd]) => globalThis.multiCropForTest(b64 as string, sw as number, sh as number, sd as number), [Buffer.from(src.data).toString('base64'), src.width, src.height, seed] as const);
+    const nodeViews = multiCrop(src, new Rng(seed));
+    assert.equal(pageViews.length, nodeViews.length);
+    nodeViews.forEach((v, i) => assert.deepEqual(pageViews[i], Array.from(v.data), `view ${i}`));
     const bad = (await decodeIn(new TextEncoder().encode('not an image'), 'notes.jpg')) as { error: string; name: string };
     assert.equal(bad.name, 'ImageDecodeError');
     assert.match(bad.error, /notes\.jpg/);

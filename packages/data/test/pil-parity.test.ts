@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import {
   adjustHue,
   adjustSaturation,
   crop,
+  DAVIS_MEAN,
+  DAVIS_STD,
   decodeImage,
   gaussianBlur,
   grayscale,
@@ -25,6 +27,7 @@ import {
   pilResize,
   resizedCrop,
   solarize,
+  toNormalizedCHW,
   type RGBImage,
 } from '../src/index.js';
 
@@ -131,4 +134,43 @@ test('decoder: sharp (libvips) against PIL on the same JPEGs, and typed errors f
   await assert.rejects(decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]), { source: 'truncated.jpg' }), { name: 'ImageDecodeError', message: /truncated\.jpg/ });
   await assert.rejects(decodeImage(new TextEncoder().encode('not an image at all'), { source: 'notes.txt' }), { name: 'ImageDecodeError' });
   await assert.rejects(decodeImage(files[0] as string, { maxPixels: 1000 }), { name: 'ImageDecodeError', message: /more than 1000 pixels/ });
+});
+
+// torchvision's ToTensor + Normalize, and the official DAVIS reader's steps (numpy float32 / 255,
+// then torch sub_/div_ by Python floats per channel), on an image holding every byte value in
+// every channel at a size that takes torch's vectorised loops.
+const NORMALIZE_PY = `
+import sys, numpy as np, torch
+from PIL import Image
+from torchvision import transforms
+torch.set_num_threads(1)
+w, h = int(sys.argv[2]), int(sys.argv[3])
+a = np.fromfile(sys.argv[1], dtype=np.uint8).reshape(h, w, 3)
+tv = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])(Image.fromarray(a))
+x = torch.from_numpy(np.transpose((a.astype(np.float32) / 255.0).copy(), (2, 0, 1)).copy()).float()
+for t, m, s in zip(x, [0.485, 0.456, 0.406], [0.228, 0.224, 0.225]):
+    t.sub_(m)
+    t.div_(s)
+sys.stdout.buffer.write(tv.numpy().astype(np.float32).tobytes() + x.numpy().astype(np.float32).tobytes())
+`;
+
+test('ToTensor + Normalize: bit-exact with torchvision and with the official DAVIS reader', (t) => {
+  const w = 64;
+  const h = 48;
+  const img: RGBImage = { width: w, height: h, data: new Uint8Array(w * h * 3) };
+  // Every value in every channel, then a scramble, so no layout bug hides behind a ramp.
+  for (let i = 0; i < img.data.length; i++) img.data[i] = i < 768 ? i % 256 : (i * 2654435761) >>> 24;
+  const dir = mkdtempSync(join(tmpdir(), 'normalize-'));
+  const file = join(dir, 'img.bin');
+  writeFileSync(file, img.data);
+  const r = spawnSync(python, ['-c', NORMALIZE_PY, file, String(w), String(h)], { maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    if (process.env.CI !== 'true' && /No module named/.test(String(r.stderr))) return t.skip('python3-torch/python3-torchvision not installed');
+    assert.fail(String(r.stderr));
+  }
+  const out = new Float32Array(new Uint8Array(r.stdout).buffer);
+  const n = 3 * w * h;
+  assert.equal(out.length, 2 * n);
+  assert.deepEqual(toNormalizedCHW(img), out.subarray(0, n), 'torchvision ToTensor + Normalize');
+  assert.deepEqual(toNormalizedCHW(img, DAVIS_MEAN, DAVIS_STD), out.subarray(n), 'official DAVIS read_frame normalisation');
 });

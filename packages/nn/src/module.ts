@@ -180,6 +180,22 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Frees tensors layers keep between calls (on wasm, each `Linear`'s transposed weight in eval
+   * mode), recursively; they are rebuilt on the next call. `train()` and `dispose()` free them too.
+   *
+   * @example
+   * ```ts
+   * vit.eval();
+   * const tokens = vit.forward(images); // keeps Wᵀ per Linear on wasm for the next call
+   * vit.releaseCaches(); // back to the weights alone
+   * ```
+   */
+  releaseCaches(): this {
+    for (const m of this.children.values()) m.releaseCaches();
+    return this;
+  }
+
   /** Frees every variable and buffer. */
   dispose(): void {
     for (const v of this.params.values()) v.dispose();

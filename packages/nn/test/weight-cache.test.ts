@@ -44,3 +44,38 @@ test('Linear transposed-weight cache: same values and gradients, one tensor, fol
     assert.equal(tf.memory().numTensors, start, `${backend}: dispose frees the cache`);
   }
 });
+
+// In eval mode (inference) a Linear keeps Wᵀ on wasm across forward passes without
+// withWeightCache; train() frees it. Values equal the training-mode path.
+test('Linear in eval mode keeps Wᵀ across calls on wasm, follows assign, releaseCaches() and train() free it', async () => {
+  for (const backend of BACKENDS) {
+    await use(backend);
+    const fc = new Linear(24, 40, { rng: new Rng(2) });
+    const x = tf.randomNormal([7, 24], 0, 1, 'float32', 4);
+    const base = tf.memory().numTensors;
+    const plain = tf.tidy(() => fc.forward(x).dataSync().slice());
+    assert.equal(tf.memory().numTensors, base, `${backend}: training mode keeps nothing`);
+    fc.eval();
+    const cache = transposeFlagsFree() ? 0 : 1;
+    for (let i = 0; i < 3; i++) {
+      const y = tf.tidy(() => fc.forward(x).dataSync().slice());
+      assert.ok(maxAbsDiff(y, plain) <= 1e-5, `${backend}: eval output`);
+      assert.equal(tf.memory().numTensors, base + cache, `${backend}: Wᵀ kept once, call ${i}`);
+    }
+    const w2 = tf.mul(fc.weight, 3);
+    fc.weight.assign(w2);
+    w2.dispose();
+    const after = tf.tidy(() => fc.forward(x).dataSync().slice());
+    const expected = tf.tidy(() => tf.add(tf.matMul(x, fc.weight, false, true), fc.bias as tf.Tensor).dataSync().slice());
+    assert.ok(maxAbsDiff(after, expected) <= 1e-5, `${backend}: stale Wᵀ after assign`);
+    assert.equal(tf.memory().numTensors, base + cache, `${backend}: the old Wᵀ was freed`);
+    fc.releaseCaches();
+    assert.equal(tf.memory().numTensors, base, `${backend}: releaseCaches() frees the inference Wᵀ`);
+    tf.tidy(() => void fc.forward(x));
+    assert.equal(tf.memory().numTensors, base + cache, `${backend}: rebuilt on the next call`);
+    fc.train();
+    assert.equal(tf.memory().numTensors, base, `${backend}: train() frees the inference Wᵀ`);
+    fc.dispose();
+    x.dispose();
+  }
+});

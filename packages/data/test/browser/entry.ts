@@ -14,3 +14,16 @@ globalThis.decodeForTest = async (b64, name) => {
     return { error: (err as Error).message, name: (err as Error).name };
   }
 };
+
+// The multi-crop recipe on the page's main thread (the wasm kernels compile synchronously there).
+import { multiCrop } from '../../src/index.browser.js';
+import { Rng } from '@selfpatch/nn/base';
+
+declare global {
+  var multiCropForTest: (b64: string, width: number, height: number, seed: number) => number[][];
+}
+
+globalThis.multiCropForTest = (b64, width, height, seed) => {
+  const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return multiCrop({ width, height, data }, new Rng(seed)).map((v) => Array.from(v.data));
+};

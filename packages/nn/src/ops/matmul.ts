@@ -71,9 +71,9 @@ export function matmul2d(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
 function linearBody(withBias: boolean, wt: tf.Tensor2D | null): OpBody {
   return ([x, w, b], save) => {
     save([x as tf.Tensor, w as tf.Tensor]);
-    const xw = tf.matMul(x as tf.Tensor2D, wt ?? tf.transpose(w as tf.Tensor2D));
+    const rhs = wt ?? tf.transpose(w as tf.Tensor2D);
     return {
-      value: withBias ? tf.add(xw, b as tf.Tensor) : xw,
+      value: withBias ? tf.fused.matMul({ a: x as tf.Tensor2D, b: rhs, bias: b as tf.Tensor }) : tf.matMul(x as tf.Tensor2D, rhs),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
         const grads = [tf.matMul(dy as tf.Tensor2D, sw), tf.matMul(tf.transpose(dy as tf.Tensor2D), sx)];
