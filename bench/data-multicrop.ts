@@ -4,7 +4,7 @@
  * our images/s ÷ theirs. Ours is measured single-threaded (same as the Python baseline) and through
  * the worker-thread loader. Images: the DAVIS sample frames (854×480) if present, else the demo set.
  *
- *   node --conditions=source --import tsx bench/data-multicrop.ts   (BENCH_ROUNDS=3 BENCH_REPEATS=2)
+ *   node --conditions=source --import tsx bench/data-multicrop.ts   (BENCH_ROUNDS=3 BENCH_REPEATS=8)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,9 @@ const files = existsSync(davis)
 // Both sides make one untimed pass over the files before timing `repeats` passes: steady-state
 // throughput, as a training run's loader sees it (V8's JIT compiles the pixel loops during the
 // first images; 24 images timed cold measured 0.43× where warm they run 1.5× faster).
-const repeats = Number(process.env.BENCH_REPEATS ?? 2);
+// 8 passes (~8 s a side and round): on a shared 2-core VM whose speed drifts by a third within a
+// minute (measured 2026-12-04), shorter rounds were refused by the spread check on most runs.
+const repeats = Number(process.env.BENCH_REPEATS ?? 8);
 let warm = false;
 async function oursSerial(): Promise<number> {
   const rng = new Rng(0);

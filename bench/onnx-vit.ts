@@ -7,7 +7,7 @@
  * outputs compared as a sanity check. Results are kept per host (bench/results/hosts/<cpu>/).
  * The page part needs Debian's chromium (reported as not measured when absent).
  *
- *   node --conditions=source --import tsx bench/onnx-vit.ts       (BENCH_ONNX_ROUNDS=5 BENCH_ONNX_BATCHES=1,8)
+ *   node --conditions=source --import tsx bench/onnx-vit.ts       (BENCH_ONNX_ROUNDS=3 BENCH_ONNX_BATCHES=1,8)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,10 +28,13 @@ import { hostDescription, roundsCheck } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
-const rounds = Number(process.env.BENCH_ONNX_ROUNDS ?? 5);
+const rounds = Number(process.env.BENCH_ONNX_ROUNDS ?? 3);
 const batches = (process.env.BENCH_ONNX_BATCHES ?? '1,8').split(',').map(Number);
-/** Runs per round: about 3 s of work per side and round on a 2-core VM. */
-const runsFor = (batch: number): number => (batch === 1 ? 5 : 1);
+/**
+ * Runs per round: 5-10 s of work per side and round, long enough to average out the speed drift
+ * of a shared 2-core VM (with 2-3 s rounds most runs were refused by the spread check).
+ */
+const runsFor = (batch: number): number => (batch === 1 ? 10 : 2);
 const size = 224;
 
 await initBackend('wasm');

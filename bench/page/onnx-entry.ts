@@ -18,7 +18,7 @@ interface Ort {
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const rounds = Number(params.get('rounds') ?? 5);
-  const perRound = 5;
+  const perRound = 10;
   const size = 224;
   const ort = (await import(/* @vite-ignore */ '/ort/ort.wasm.min.mjs' as string)) as Ort;
   ort.env.wasm.numThreads = 1;
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const batches = (params.get('batches') ?? '1').split(',').map(Number);
   const byBatch: Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> = {};
   for (const batch of batches) {
-    const runs = batch === 1 ? perRound : 1;
+    const runs = batch === 1 ? perRound : 2;
     const input = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.001));
     const feeds = { image: new ort.Tensor('float32', input, [batch, 3, size, size]) };
     const x = tf.tensor4d(input, [batch, 3, size, size]);
