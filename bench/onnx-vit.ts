@@ -22,19 +22,15 @@ import { chromium } from 'playwright-core';
 import { serializePth, serializeSafetensors } from '@selfpatch/checkpoint';
 import { initBackend } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
+import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
-import { interleaved, median } from './stats.js';
+import { interleaved, median, onnxRunsPerRound } from './stats.js';
 import { hostDescription, roundsCheck } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const python = process.env.SELFPATCH_PYTHON ?? '/usr/bin/python3';
 const rounds = Number(process.env.BENCH_ONNX_ROUNDS ?? 3);
 const batches = (process.env.BENCH_ONNX_BATCHES ?? '1,8').split(',').map(Number);
-/**
- * Runs per round: 5-10 s of work per side and round, long enough to average out the speed drift
- * of a shared 2-core VM (with 2-3 s rounds most runs were refused by the spread check).
- */
-const runsFor = (batch: number): number => (batch === 1 ? 10 : 2);
 const size = 224;
 
 await initBackend('wasm');
@@ -60,11 +56,9 @@ async function inNode(batch: number): Promise<{ tfjsMs: number[]; ortMs: number[
   // Sanity: same network, same weights → same tokens.
   const a = tf.tidy(() => (vit.forward(x) as tf.Tensor).dataSync());
   const b = ((await session.run(feeds)).tokens as ort.Tensor).data as Float32Array;
-  if (a.length !== b.length) throw new Error(`ONNX gives ${b.length} values, tfjs ${a.length}`);
-  let maxDiff = 0;
-  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
+  const maxDiff = maxAbsDiff(a, b);
   if (maxDiff > 1e-2) throw new Error(`ONNX and tfjs outputs differ by ${maxDiff}: not the same network`);
-  const runs = runsFor(batch);
+  const runs = onnxRunsPerRound(batch);
   const timeOrt = async (): Promise<number> => {
     const t0 = performance.now();
     for (let i = 0; i < runs; i++) await session.run(feeds);
@@ -127,7 +121,7 @@ function row(where: string, batch: number, r: { tfjsMs: number[]; ortMs: number[
   return `| ${where} | ${batch} | ${median(r.tfjsMs).toFixed(1)} | ${median(r.ortMs).toFixed(1)} | ${ratio} | ${r.maxDiff.toExponential(1)} |`;
 }
 const lines = [
-  `ViT-S/16 forward at 224 px, 1 thread each: selfpatch-ts on tfjs-backend-wasm against onnxruntime-web ${ort.env.versions.web ?? ''} (wasm, SIMD) on the same weights; ${rounds} interleaved rounds (${batches.map((b) => `${runsFor(b)} run(s) per round at batch ${b}`).join(', ')}); ratio = ours ÷ theirs per round, median [min–max].`,
+  `ViT-S/16 forward at 224 px, 1 thread each: selfpatch-ts on tfjs-backend-wasm against onnxruntime-web ${ort.env.versions.web ?? ''} (wasm, SIMD) on the same weights; ${rounds} interleaved rounds (${batches.map((b) => `${onnxRunsPerRound(b)} run(s) per round at batch ${b}`).join(', ')}); ratio = ours ÷ theirs per round, median [min–max].`,
   '',
   `Host: ${host.model}, ${host.cores} logical cores, flags ${host.flags.join(' ')}.`,
   '',

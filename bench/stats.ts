@@ -24,3 +24,10 @@ export async function interleaved(
   }
   return out;
 }
+
+/**
+ * Runs per round of the ONNX forward bench (Node and page): 5-10 s of work per side and round,
+ * long enough to average out the speed drift of a shared 2-core VM (with 2-3 s rounds most runs
+ * were refused by the spread check).
+ */
+export const onnxRunsPerRound = (batch: number): number => (batch === 1 ? 10 : 2);

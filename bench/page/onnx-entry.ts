@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installWasmKernels } from '@selfpatch/backend';
 import { vitFromCheckpoint } from '@selfpatch/vit';
-import { interleaved } from '../stats.js';
+import { interleaved, onnxRunsPerRound } from '../stats.js';
 
 interface Ort {
   env: { wasm: { numThreads: number; wasmPaths: string } };
@@ -18,7 +18,6 @@ interface Ort {
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const rounds = Number(params.get('rounds') ?? 5);
-  const perRound = 10;
   const size = 224;
   const ort = (await import(/* @vite-ignore */ '/ort/ort.wasm.min.mjs' as string)) as Ort;
   ort.env.wasm.numThreads = 1;
@@ -33,7 +32,7 @@ async function main(): Promise<void> {
   const batches = (params.get('batches') ?? '1').split(',').map(Number);
   const byBatch: Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> = {};
   for (const batch of batches) {
-    const runs = batch === 1 ? perRound : 2;
+    const runs = onnxRunsPerRound(batch);
     const input = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i * 0.001));
     const feeds = { image: new ort.Tensor('float32', input, [batch, 3, size, size]) };
     const x = tf.tensor4d(input, [batch, 3, size, size]);

@@ -69,6 +69,10 @@ export function hflip(img: RGBImage): RGBImage {
   return imagePass(img, (mod, src, dst) => mod.rgb_hflip(src, img.width, img.height, dst));
 }
 
+const f32 = Math.fround;
+/** Tables per (mean, std): a recipe uses one or two. */
+const tableCache = new Map<string, Float32Array>();
+
 /**
  * The value of every byte per channel after torchvision's `ToTensor` + `Normalize(mean, std)`, in
  * their float32 order of operations: `(f32(v / 255) − f32(mean)) / f32(std)`, each step rounded to
@@ -88,9 +92,6 @@ function normalizeTables(mean: readonly number[], std: readonly number[]): Float
   }
   return t;
 }
-const tableCache = new Map<string, Float32Array>();
-const f32 = Math.fround;
-
 /**
  * `ToTensor` + `Normalize(mean, std)`: CHW float32, bit-exact with torchvision (and with the
  * official DAVIS reader's numpy/torch float32 steps).

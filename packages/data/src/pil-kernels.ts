@@ -75,8 +75,9 @@ export class Arena {
 }
 
 /**
- * Runs a pass from one image into a new image of the same size (or `width × height`): copies the
- * input in, calls `pass(src, dst)` in the module, copies the result out.
+ * Runs a pass from one image into a new image of the same size: copies the input in, calls
+ * `pass(mod, src, dst, arena)` (the arena for any extra buffer, such as a table), copies the
+ * result out.
  */
 export function imagePass(img: RGBImage, pass: (mod: PilKernels, src: number, dst: number, arena: Arena) => void): RGBImage {
   const arena = new Arena();

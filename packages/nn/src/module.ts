@@ -169,11 +169,19 @@ export abstract class Module {
     return out;
   }
 
-  /** Sets train (true) or eval (false) mode recursively. */
+  /**
+   * Sets train (true) or eval (false) mode recursively. Entering training mode frees what layers
+   * kept for inference ({@link releaseCaches}).
+   */
   train(mode = true): this {
-    this.training = mode;
-    for (const m of this.children.values()) m.train(mode);
+    this.setMode(mode);
+    if (mode) this.releaseCaches();
     return this;
+  }
+
+  private setMode(mode: boolean): void {
+    this.training = mode;
+    for (const m of this.children.values()) m.setMode(mode);
   }
 
   eval(): this {

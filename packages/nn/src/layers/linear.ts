@@ -67,12 +67,6 @@ export class Linear extends Module {
     return super.releaseCaches();
   }
 
-  /** Back to training mode frees the Wᵀ kept for inference (a training step builds its own). */
-  override train(mode = true): this {
-    if (mode) this.wt.dispose();
-    return super.train(mode);
-  }
-
   override dispose(): void {
     this.wt.dispose();
     super.dispose();
