@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
-import { Rng, fusedAdamW, fusedEma, gelu, layerNorm } from '@selfpatch/nn';
+import { residentBytes } from '../src/resident-weights.js';
+import { Linear, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
@@ -324,4 +325,62 @@ test('fused EMA on wasm equals the composite t·m + s·(1 − m) exactly; none o
   });
   assert.equal(maxAbsDiff(fused as Float32Array, composite as Float32Array), 0);
   assert.ok(maxAbsDiff(fused as Float32Array, t) > 1e-4, 'the teacher moved');
+});
+
+test('inference Linear on wasm equals x·Wᵀ + b on cpu: ragged rows and panels, with and without bias, rank 3', async () => {
+  assert.equal(tf.getKernel('SelfPatchInferenceLinear', 'wasm')?.kernelName, 'SelfPatchInferenceLinear');
+  const rng = new Rng(5);
+  // Rows around the 4-row tile, output features around the 8-wide panel, odd and long k.
+  const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 7, 5], [4, 8, 16], [5, 9, 3], [7, 15, 33], [197, 17, 64], [13, 384, 129], [9, 24, 1536]];
+  for (const [m, k, n] of shapes) {
+    const x = Float32Array.from({ length: m * k }, () => rng.normal());
+    const w = Float32Array.from({ length: n * k }, () => rng.normal());
+    const b = Float32Array.from({ length: n }, () => rng.normal());
+    const run = async (backend: string, withBias: boolean) => {
+      await use(backend);
+      return tf.tidy(() => linear(tf.tensor2d(x, [m, k]), tf.tensor2d(w, [n, k]), withBias ? tf.tensor1d(b) : null).dataSync().slice());
+    };
+    for (const withBias of [true, false]) {
+      const cpu = await run('cpu', withBias);
+      await use('wasm');
+      const got = tf.tidy(() => {
+        const fc = new Linear(k, n, { bias: withBias, rng: new Rng(0) });
+        fc.weight.assign(tf.tensor2d(w, [n, k]));
+        if (fc.bias) fc.bias.assign(tf.tensor1d(b));
+        fc.eval();
+        // Rank 3 input through the layer, as a transformer block calls it.
+        const y = fc.forward(tf.tensor3d(x, [1, m, k])).dataSync().slice();
+        fc.dispose();
+        return y;
+      });
+      const tol = 1e-5 * Math.sqrt(k) * 4;
+      const err = maxAbsDiff(got, cpu);
+      assert.ok(err <= tol, `[${m}x${k}]·[${n}x${k}]ᵀ bias=${withBias}: differs from cpu by ${err}`);
+    }
+  }
+  // It is the kernel that ran, in eval mode off the tape only; the weight is packed once per value
+  // and kept in the kernel module (tfjs holds no extra tensor for it).
+  await use('wasm');
+  const fc = new Linear(16, 24, { rng: new Rng(1) });
+  const xin = tf.randomNormal([5, 16]);
+  const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((kk) => kk.name);
+  fc.eval();
+  assert.ok((await ran(() => fc.forward(xin))).includes('SelfPatchInferenceLinear'), 'eval mode uses the inference kernel');
+  assert.ok(!(await ran(() => tf.grad((t) => tf.sum(fc.forward(t)))(xin))).includes('SelfPatchInferenceLinear'), 'not on the gradient tape');
+  fc.train();
+  assert.ok(!(await ran(() => fc.forward(xin))).includes('SelfPatchInferenceLinear'), 'not in train mode');
+  fc.eval();
+  const kept = residentBytes();
+  const before = tf.tidy(() => fc.forward(xin).dataSync().slice());
+  assert.equal(residentBytes(), kept, 'the same weight value is packed once');
+  const n0 = tf.memory().numTensors;
+  const w2 = tf.randomNormal([24, 16]);
+  fc.weight.assign(w2);
+  w2.dispose();
+  const after = tf.tidy(() => fc.forward(xin).dataSync().slice());
+  const ref = tf.tidy(() => linear(xin, fc.weight, fc.bias).dataSync().slice());
+  assert.ok(maxAbsDiff(after, ref) < 1e-5 && maxAbsDiff(after, before) > 1e-3, 'a new weight value is used, not the kept copy of the old one');
+  assert.equal(tf.memory().numTensors, n0, 'no tensor is kept per weight');
+  fc.dispose();
+  xin.dispose();
 });

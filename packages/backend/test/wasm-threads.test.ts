@@ -24,13 +24,16 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend, simdKernelThreads } from '@selfpatch/backend';",
-    "import { attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
+    "import { Linear, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
     'const g = tf.grads((x, ww) => tf.sum(tf.square(linear(x, ww))));',
     'const [gx, gw] = g([a, w]);',
     'const y = linear(a, w);',
+    // The packed inference product (eval mode), split by panels of output features.
+    'const fc = new Linear(200, 120, { bias: false }); fc.weight.assign(w); fc.eval();',
+    'const yl = fc.forward(a);',
     "const sum = (t) => Array.from(t.dataSync()).reduce((s, v, i) => s + v * ((i % 7) + 1), 0);",
     // Long enough to be split over the kernel threads, odd so the parts and the tail differ.
     'const big = tf.tensor1d(Array.from({ length: 200003 }, (_, i) => Math.sin(i * 0.37) * 4));',
@@ -50,7 +53,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const ab = tf.reshape(tf.slice(big, 5000, 2 * 37 * 29), [2, 37, 29]);',
     'const db = tf.grad((b) => tf.sum(tf.mul(attentionWithBias(six(aq), six(ak), six(av), b, 0.3), tf.reshape(tf.sin(tf.range(0, 6 * 37 * 20)), [6, 37, 20]))))(ab);',
     'const atb = attentionWithBias(six(aq), six(ak), six(av), ab, 0.3);',
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db) }));',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -67,7 +70,8 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   }
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
-  for (const k of ['ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb']) {
+  assert.ok(Math.abs(r1.yl - r1.y) <= 1e-5 * Math.abs(r1.y), `packed ${r1.yl} vs ${r1.y}`);
+  for (const k of ['yl', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

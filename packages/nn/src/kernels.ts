@@ -35,6 +35,14 @@ export const ATTENTION_KERNEL = 'SelfPatchAttention';
 /** `{ q, k, v, p, dy }`, attrs `scale`, `groups` → `[dq, dk, dv]`, plus `dbias` when `groups > 0`. */
 export const ATTENTION_GRAD_KERNEL = 'SelfPatchAttentionGrad';
 
+/**
+ * `{ x, weight, bias? }` (`x [rows, in]`, `weight [out, in]`) → `x Wᵀ + b` `[rows, out]`. Forward
+ * only, for layers in eval mode off the gradient tape. The backend may keep a prepared copy of
+ * `weight` per tfjs dataId (tfjs data never changes under one), so callers pass the same weight
+ * tensor from call to call.
+ */
+export const INFERENCE_LINEAR_KERNEL = 'SelfPatchInferenceLinear';
+
 /** Every name of the contract, for backends that register or remove them all. */
 export const FUSED_KERNEL_NAMES: readonly string[] = [
   GELU_KERNEL,
@@ -47,6 +55,7 @@ export const FUSED_KERNEL_NAMES: readonly string[] = [
   SOFTMAX_GRAD_KERNEL,
   ATTENTION_KERNEL,
   ATTENTION_GRAD_KERNEL,
+  INFERENCE_LINEAR_KERNEL,
 ];
 
 /** Scalars of one AdamW update (float32, as the composite computes them). */

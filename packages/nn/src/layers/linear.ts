@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
 import { linear, transposeFlagsFree } from '../ops/matmul.js';
 import { weightCacheEnabled } from '../ops/weight-cache.js';
+import { inferenceLinear, inferenceLinearAvailable } from '../ops/inference-linear.js';
 import { DerivedTensors } from '../derived-tensors.js';
 import { defaultLinearInit, truncNormal } from '../init.js';
 import { globalRng, type Rng } from '../rng-default.js';
@@ -30,7 +31,7 @@ export class Linear extends Module {
   readonly bias: tf.Variable | null;
   // `Wᵀ` per value of `W`, on wasm only: under withWeightCache (a training step calls a layer once
   // per micro-batch and crop group while `W` changes once) and in eval mode (inference, where `W`
-  // does not change). Besides the transpose, a fresh `Wᵀ` per call makes XNNPACK repack the weight
+  // does not change) when the backend has no inference kernel of its own. Besides the transpose, a fresh `Wᵀ` per call makes XNNPACK repack the weight
   // on every product; a kept one is packed once (ViT-S/16 forward on wasm: 771 -> 576 ms).
   private readonly wt: DerivedTensors<[tf.Tensor2D]>;
 
@@ -57,6 +58,8 @@ export class Linear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    // Inference on a backend with its own product (wasm): no Wᵀ, the backend keeps its copy of W.
+    if (!this.training && inferenceLinearAvailable(x)) return inferenceLinear(x, this.weight, this.bias);
     // The cached Wᵀ serves wasm's flag-free products only (ops/matmul.ts).
     const cached = !transposeFlagsFree() && (weightCacheEnabled() || !this.training);
     return linear(x, this.weight, this.bias, cached ? this.wt.get()[0] : undefined);

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import { defineOpFamily } from './custom-op.js';
+import { defineOpFamily, tapeRecording } from './custom-op.js';
 import { matmul2d, transposeFlagsFree } from './matmul.js';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, hasFusedKernel } from '../kernels.js';
 
@@ -143,11 +143,6 @@ const slicedAttention = defineOpFamily(3, (scale) => ([q, k, v], save) => {
   };
 });
 
-/** Whether a gradient tape is recording (inside `tf.grad`/`variableGrads`): only then is p kept. */
-function recording(): boolean {
-  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
-}
-
 /**
  * The attention core for one `scale` as two SIMD kernels over all slices, with (`biased`) or
  * without a bias input. Off the tape the kernel keeps no p: at high resolution p of all slices at
@@ -157,7 +152,8 @@ function fusedAttentionOp(biased: boolean) {
   return defineOpFamily(biased ? 4 : 3, (scale) => (inputs, save) => {
     const [q, k, v, bias] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     const groups = bias ? (bias.shape[0] as number) : 0;
-    const keepP = recording();
+    // Only on the tape is p kept.
+    const keepP = tapeRecording();
     const result = tf.engine().runKernel(ATTENTION_KERNEL, bias ? { q, k, v, bias } : { q, k, v }, { scale, keepP }) as unknown as tf.Tensor | tf.Tensor[];
     const [out, p] = Array.isArray(result) ? result : [result];
     if (p) save([q, k, v, p]);

@@ -47,3 +47,8 @@ export function defineOpFamily(arity: number, body: (param: number) => OpBody): 
     return op;
   };
 }
+
+/** Whether a gradient tape is recording (inside `tf.grad`/`variableGrads`). */
+export function tapeRecording(): boolean {
+  return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+}
