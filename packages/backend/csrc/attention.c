@@ -82,3 +82,25 @@ __attribute__((export_name("attention_bwd"))) void attention_bwd(const float *q,
     gemm(ds, 1, nk, qs, d, dks, d, nk, d, nq);
   }
 }
+
+// Inference straight from the fused projection: qkv [batches, n, 3, heads, d] (the official
+// `Attention`'s `qkv(x)` before its reshape/permute), out [batches, n, heads, d] (what `proj`
+// takes). Reading q, k, v and writing out through row strides saves the 5-D permute, the split and
+// the output permute (three copies of the activations per block). Slices `first ..` of this call
+// are (batch, head) pairs, batch-major. scratch: 2·d·n + n·n floats.
+__attribute__((export_name("attention_qkv_fwd"))) void attention_qkv_fwd(const float *qkv, float *out, float *scratch, int first, int slices,
+                                                                           int heads, int n, int d, float scale) {
+  int c = heads * d, row = 3 * c;
+  float *kc = scratch, *kt = scratch + d * n, *ps = scratch + 2 * d * n;
+  for (int s = first; s < first + slices; s++) {
+    int b = s / heads, h = s % heads;
+    const float *q = qkv + (long)b * n * row + h * d, *k = q + c, *v = q + 2 * c;
+    // k's rows gathered, then the blocked SIMD transpose (a strided scalar one cost more than the
+    // permute it replaces).
+    for (int i = 0; i < n; i++) __builtin_memcpy(kc + i * d, k + (long)i * row, d * sizeof(float));
+    transpose_rows(kc, kt, n, d, 0, n);
+    gemm(q, row, 1, kt, n, ps, n, n, n, d);
+    scaled_softmax(ps, ps, n, n, scale);
+    gemm(ps, n, 1, v, row, out + (long)b * n * c + h * d, c, n, d, n);
+  }
+}

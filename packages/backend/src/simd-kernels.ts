@@ -15,6 +15,8 @@
  *   Through tfjs each slice was ~10 kernels: XNNPACK products of ~200×200×64, each paying a call,
  *   a weight packing and a thread hand-off (~20 GFLOP/s on 2 threads), plus transposes and
  *   stack/unstack copies. Threads take whole slices.
+ * - `SelfPatchAttentionQkv`: the same core for inference, read straight from the fused qkv projection
+ *   and written in the layout `proj` takes: no permutes or split around it.
  * - `SelfPatchScaledSoftmax`, `SelfPatchSoftmaxGrad`: `softmax(s·scale)` and its gradient, one
  *   kernel each instead of 2 and 5 (the attention core when it returns its probabilities).
  * - `SelfPatchInferenceLinear`: `x Wᵀ + b` in eval mode off the tape, on a weight packed once into
@@ -43,6 +45,7 @@ import {
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
   INFERENCE_LINEAR_KERNEL,
+  ATTENTION_QKV_KERNEL,
   SCALED_SOFTMAX_KERNEL,
   SOFTMAX_GRAD_KERNEL,
   type AdamWScalars,
@@ -539,6 +542,47 @@ function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, gro
  * Inputs q, k, v and optionally bias `[groups, nq, nk]`; outputs the attention and, when the
  * `keepP` attr is true, p (for the backward pass).
  */
+/**
+ * `softmax(q kᵀ·scale) v` per head, read from the fused projection `qkv [batches, n, 3·heads·d]`
+ * and written as `out [batches, n, heads·d]` (csrc/attention.c, attention_qkv_fwd); inference only
+ * (no probabilities kept). Runs of whole batch elements bound the module memory; threads take
+ * (batch, head) slices.
+ */
+export function attentionQkvSimd(qkv: Float32Array, out: Float32Array, dims: { batches: number; heads: number; n: number; d: number; scale: number }): void {
+  const { batches, heads, n, d, scale } = dims;
+  const c = heads * d;
+  expectLengths('attention qkv', { qkv: [qkv, batches * n * 3 * c], out: [out, batches * n * c] });
+  const scratch = padded(2 * d * n + n * n);
+  const threads = simdKernelThreads();
+  const chunk = Math.max(1, Math.floor((ATTENTION_CHUNK_BYTES - threads * scratch * 4) / (n * 4 * c * 4)));
+  for (let b0 = 0; b0 < batches; b0 += chunk) {
+    const nb = Math.min(chunk, batches - b0);
+    runInModule(
+      [qkv.subarray(b0 * n * 3 * c, (b0 + nb) * n * 3 * c)],
+      [{ out: out.subarray(b0 * n * c, (b0 + nb) * n * c) }],
+      ([pq, po, at]) =>
+        runSplit('attention_qkv_fwd', nb * heads, true, (first, count, t) => ({
+          qkv: pq as number, out: po as number, scratch: (at as number) + t * scratch * 4, first, slices: count, heads, n, d, scale,
+        })),
+      scratch * Math.min(threads, nb * heads),
+    );
+  }
+}
+
+function attentionQkvKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
+  const { qkv } = inputs as { qkv: tf.TensorInfo };
+  const { heads, scale } = attrs as unknown as { heads: number; scale: number };
+  const [batches, n, c3] = qkv.shape as [number, number, number];
+  if (qkv.shape.length !== 3 || c3 % (3 * heads) !== 0) {
+    throw new ShapeError(`${ATTENTION_QKV_KERNEL}: qkv must be [batches, n, 3·heads·d] with ${heads} heads, got [${qkv.shape.join(',')}]`);
+  }
+  const d = c3 / 3 / heads;
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput([batches, n, heads * d], 'float32');
+  attentionQkvSimd(be.typedArrayFromHeap(qkv), be.typedArrayFromHeap(out), { batches, heads, n, d, scale });
+  return out;
+}
+
 function attentionKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const { q, k, v, bias } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo; bias?: tf.TensorInfo };
   const dims = attentionDims(q, k, v, bias ? (bias.shape[0] as number) : 0, attrs);
@@ -601,6 +645,7 @@ const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]>
   [ATTENTION_KERNEL, attentionKernel],
   [ATTENTION_GRAD_KERNEL, attentionGradKernel],
   [INFERENCE_LINEAR_KERNEL, inferenceLinearKernel],
+  [ATTENTION_QKV_KERNEL, attentionQkvKernel],
 ];
 
 /** Registers the fused kernels (new kernel names) for 'wasm' (idempotent; `installWasmKernels` calls it). */

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
 import { residentBytes } from '../src/resident-weights.js';
-import { Linear, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
+import { Attention, Linear, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
 
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
@@ -382,5 +382,41 @@ test('inference Linear on wasm equals x·Wᵀ + b on cpu: ragged rows and panels
   assert.ok(maxAbsDiff(after, ref) < 1e-5 && maxAbsDiff(after, before) > 1e-3, 'a new weight value is used, not the kept copy of the old one');
   assert.equal(tf.memory().numTensors, n0, 'no tensor is kept per weight');
   fc.dispose();
+  xin.dispose();
+});
+
+test('inference attention from the fused qkv on wasm equals the Attention layer on cpu; the kernel runs in eval mode off the tape only', async () => {
+  assert.equal(tf.getKernel('SelfPatchAttentionQkv', 'wasm')?.kernelName, 'SelfPatchAttentionQkv');
+  // [batch, tokens, dim, heads]: ragged token counts, ViT-S/16 at 224 (197 tokens, 6 heads of 64).
+  const cases: Array<[number, number, number, number]> = [[2, 37, 48, 3], [3, 5, 8, 2], [1, 197, 384, 6]];
+  for (const [b, n, dim, heads] of cases) {
+    const rng = new Rng(b * 100 + n);
+    const x = Float32Array.from({ length: b * n * dim }, () => rng.normal());
+    const run = async (backend: string) => {
+      await use(backend);
+      return tf.tidy(() => {
+        const attn = new Attention(dim, heads, { rng: new Rng(3) });
+        attn.eval();
+        const y = attn.forward(tf.tensor3d(x, [b, n, dim])).out.dataSync().slice();
+        attn.dispose();
+        return y;
+      });
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    const err = maxAbsDiff(wasm, cpu);
+    assert.ok(err <= 2e-5, `[${b},${n},${dim}] ${heads} heads: differs from cpu by ${err}`);
+  }
+  await use('wasm');
+  const attn = new Attention(32, 4, { rng: new Rng(4) });
+  const xin = tf.randomNormal([2, 9, 32]) as tf.Tensor3D;
+  const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((kk) => kk.name);
+  attn.eval();
+  assert.ok((await ran(() => attn.forward(xin).out)).includes('SelfPatchAttentionQkv'), 'eval mode reads the fused qkv');
+  assert.ok(!(await ran(() => attn.forward(xin, true).out)).includes('SelfPatchAttentionQkv'), 'not when the probabilities are asked for');
+  assert.ok(!(await ran(() => tf.grad((t) => tf.sum(attn.forward(t as tf.Tensor3D).out))(xin))).includes('SelfPatchAttentionQkv'), 'not on the gradient tape');
+  attn.train();
+  assert.ok(!(await ran(() => attn.forward(xin).out)).includes('SelfPatchAttentionQkv'), 'not in train mode');
+  attn.dispose();
   xin.dispose();
 });

@@ -24,7 +24,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend, simdKernelThreads } from '@selfpatch/backend';",
-    "import { Linear, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
+    "import { Attention, Linear, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -34,6 +34,9 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     // The packed inference product (eval mode), split by panels of output features.
     'const fc = new Linear(200, 120, { bias: false }); fc.weight.assign(w); fc.eval();',
     'const yl = fc.forward(a);',
+    // Inference attention from the fused qkv, split by (batch, head) slices over the threads.
+    'const mh = new Attention(48, 3); mh.eval();',
+    'const am = mh.forward(tf.reshape(tf.slice(a, [0, 0], [296, 48]), [4, 74, 48])).out;',
     "const sum = (t) => Array.from(t.dataSync()).reduce((s, v, i) => s + v * ((i % 7) + 1), 0);",
     // Long enough to be split over the kernel threads, odd so the parts and the tail differ.
     'const big = tf.tensor1d(Array.from({ length: 200003 }, (_, i) => Math.sin(i * 0.37) * 4));',
@@ -53,7 +56,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const ab = tf.reshape(tf.slice(big, 5000, 2 * 37 * 29), [2, 37, 29]);',
     'const db = tf.grad((b) => tf.sum(tf.mul(attentionWithBias(six(aq), six(ak), six(av), b, 0.3), tf.reshape(tf.sin(tf.range(0, 6 * 37 * 20)), [6, 37, 20]))))(ab);',
     'const atb = attentionWithBias(six(aq), six(ak), six(av), ab, 0.3);',
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db) }));',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -71,7 +74,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
   assert.ok(Math.abs(r1.yl - r1.y) <= 1e-5 * Math.abs(r1.y), `packed ${r1.yl} vs ${r1.y}`);
-  for (const k of ['yl', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb']) {
+  for (const k of ['yl', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

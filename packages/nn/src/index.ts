@@ -19,7 +19,7 @@ export { stopGradient } from './ops/stop-gradient.js';
 export { l2norm, l2normalize } from './ops/normalize.js';
 export { defineOp, defineOpFamily, type OpBody, type GradFn } from './ops/custom-op.js';
 export { layerNorm } from './ops/layer-norm.js';
-export { attentionWithBias, scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
+export { attentionFromQkv, attentionFromQkvAvailable, attentionWithBias, scaledDotProductAttention, singleQueryAttention, usesSlicedAttention, type AttentionResult } from './ops/attention.js';
 export { Linear, type LinearOptions, type LinearInit } from './layers/linear.js';
 export { DerivedTensors } from './derived-tensors.js';
 export { LayerNorm } from './layers/layer-norm.js';

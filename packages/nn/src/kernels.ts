@@ -43,6 +43,13 @@ export const ATTENTION_GRAD_KERNEL = 'SelfPatchAttentionGrad';
  */
 export const INFERENCE_LINEAR_KERNEL = 'SelfPatchInferenceLinear';
 
+/**
+ * `{ qkv }` (`[batch, n, 3·heads·d]`, the fused projection with output channels `[q | k | v]`,
+ * head `j` at `[j·d, (j+1)·d)` within each), attrs `heads`, `scale` → `[batch, n, heads·d]`, head
+ * `j`'s `softmax(q kᵀ·scale) v` at channels `[j·d, (j+1)·d)`. Forward only (inference).
+ */
+export const ATTENTION_QKV_KERNEL = 'SelfPatchAttentionQkv';
+
 /** Every name of the contract, for backends that register or remove them all. */
 export const FUSED_KERNEL_NAMES: readonly string[] = [
   GELU_KERNEL,
@@ -56,6 +63,7 @@ export const FUSED_KERNEL_NAMES: readonly string[] = [
   ATTENTION_KERNEL,
   ATTENTION_GRAD_KERNEL,
   INFERENCE_LINEAR_KERNEL,
+  ATTENTION_QKV_KERNEL,
 ];
 
 /** Scalars of one AdamW update (float32, as the composite computes them). */

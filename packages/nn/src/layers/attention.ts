@@ -2,12 +2,13 @@
  * Multi-head self-attention with PyTorch's fused-qkv layout (docs/selfpatch.md §1 "MHSA"):
  * `qkv.weight [3C, C]` whose output channels are `[q | k | v]`, head `j` owning `[jD, (j+1)D)`
  * within each; `proj` C→C. The rank-5 reshape/permute of the reference is replaced by one 4-D
- * transpose and a split (docs/tfjs-backends.md §3: 5-D transposes are slow on wasm).
+ * transpose and a split (docs/tfjs-backends.md §3: 5-D transposes are slow on wasm); in inference,
+ * on a backend with the kernel, the core reads the fused projection directly (no permutes).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
 import { ShapeError } from '../errors.js';
-import { scaledDotProductAttention } from '../ops/attention.js';
+import { attentionFromQkv, attentionFromQkvAvailable, scaledDotProductAttention } from '../ops/attention.js';
 import { Linear, type LinearInit } from './linear.js';
 import type { Rng } from '../rng.js';
 
@@ -57,6 +58,9 @@ export class Attention extends Module {
     const h = this.numHeads;
     const d = this.headDim;
     if (c !== this.dim) throw new ShapeError(`Attention: input dim ${c} != ${this.dim}`);
+    if (!returnAttention && !this.training && attentionFromQkvAvailable(x)) {
+      return { out: this.proj.forward(attentionFromQkv(this.qkv.forward(x) as tf.Tensor3D, h, this.scale)) as tf.Tensor3D };
+    }
     // [B,N,3C] -> [B,N,3H,D] -> [B,3H,N,D] -> [B,3,H·N·D]; q/k/v are contiguous thirds per batch.
     const qkv = tf.reshape(tf.transpose(tf.reshape(this.qkv.forward(x), [b, n, 3 * h, d]), [0, 2, 1, 3]), [b, 3, h * n * d]);
     const [q, k, v] = tf.split(qkv, 3, 1).map((t) => tf.reshape(t, [b * h, n, d]) as tf.Tensor3D) as [

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { defineOpFamily, tapeRecording } from './custom-op.js';
 import { matmul2d, transposeFlagsFree } from './matmul.js';
-import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, hasFusedKernel } from '../kernels.js';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, ATTENTION_QKV_KERNEL, SCALED_SOFTMAX_KERNEL, SOFTMAX_GRAD_KERNEL, hasFusedKernel } from '../kernels.js';
 
 export interface AttentionResult {
   /** `[BH, Nq, D]` */
@@ -76,6 +76,35 @@ export function scaledDotProductAttention(
     attns.push(p);
   }
   return { out: tf.stack(outs) as tf.Tensor3D, attn: tf.stack(attns) as tf.Tensor3D };
+}
+
+/**
+ * Whether {@link attentionFromQkv} can run: float32, off the gradient tape, and the active backend
+ * has the kernel.
+ *
+ * @example
+ * ```ts
+ * if (attentionFromQkvAvailable(x)) out = attentionFromQkv(qkv, heads, scale);
+ * ```
+ */
+export function attentionFromQkvAvailable(x: tf.Tensor): boolean {
+  return x.dtype === 'float32' && !tapeRecording() && hasFusedKernel(ATTENTION_QKV_KERNEL);
+}
+
+/**
+ * Multi-head `softmax(q kᵀ·scale) v` straight from a fused projection `qkv [B, N, 3·heads·D]`
+ * (channels `[q | k | v]`, head `j` at `[jD, (j+1)D)` in each) to `[B, N, heads·D]`, the layout
+ * the output projection takes. Forward only, through the backend's kernel (check
+ * {@link attentionFromQkvAvailable} first).
+ *
+ * @example
+ * ```ts
+ * const out = attentionFromQkv(tf.randomNormal([1, 10, 3 * 48]) as tf.Tensor3D, 3, 16 ** -0.5); // [1, 10, 48]
+ * ```
+ */
+export function attentionFromQkv(qkv: tf.Tensor3D, heads: number, scale: number): tf.Tensor3D {
+  if (qkv.shape[2] % (3 * heads) !== 0) throw new ShapeError(`attentionFromQkv: qkv [${qkv.shape.join(',')}] is not [B, N, 3·${heads}·D]`);
+  return tf.engine().runKernel(ATTENTION_QKV_KERNEL, { qkv }, { heads, scale }) as tf.Tensor3D;
 }
 
 /** Whether the fused attention kernels are registered and take these (float32) inputs. */
