@@ -31,8 +31,9 @@ export class Linear extends Module {
   readonly bias: tf.Variable | null;
   // `Wᵀ` per value of `W`, on wasm only: under withWeightCache (a training step calls a layer once
   // per micro-batch and crop group while `W` changes once) and in eval mode (inference, where `W`
-  // does not change) when the backend has no inference kernel of its own. Besides the transpose, a fresh `Wᵀ` per call makes XNNPACK repack the weight
-  // on every product; a kept one is packed once (ViT-S/16 forward on wasm: 771 -> 576 ms).
+  // does not change) when the backend has no inference kernel of its own. Besides the transpose,
+  // a fresh `Wᵀ` per call makes XNNPACK repack the weight on every product; a kept one is packed
+  // once (ViT-S/16 forward on wasm: 771 -> 576 ms).
   private readonly wt: DerivedTensors<[tf.Tensor2D]>;
 
   constructor(
