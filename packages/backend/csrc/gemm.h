@@ -12,9 +12,10 @@
 #define GEMM_LOAD_SPLAT(p) wasm_v128_load32_splat(p)
 #define GEMM_MAD(acc, a, b) acc = fma4(a, b, acc)
 
-// C[4 × 8] = Σ_k A[i, k] B[k, j] for the 4 rows and 8 columns at a, b, c.
-static inline void gemm_tile_4x8(const float *a, int rs, int cs, const float *b, int ldb, float *c, int ldc, int k_len) {
-  f4 c00 = splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+// acc += A[4 × k_len]·B[k_len × 8] for the 4 rows at a and 8 columns at b; row r's two vectors
+// are acc[2r], acc[2r + 1]. Inlined, the array lives in registers (no shadow stack).
+static inline void gemm_acc_4x8(const float *a, int rs, int cs, const float *b, int ldb, int k_len, f4 acc[8]) {
+  f4 c00 = acc[0], c01 = acc[1], c10 = acc[2], c11 = acc[3], c20 = acc[4], c21 = acc[5], c30 = acc[6], c31 = acc[7];
   for (int k = 0; k < k_len; k++) {
     f4 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
     f4 a0 = GEMM_LOAD_SPLAT(a), a1 = GEMM_LOAD_SPLAT(a + rs), a2 = GEMM_LOAD_SPLAT(a + 2 * rs), a3 = GEMM_LOAD_SPLAT(a + 3 * rs);
@@ -29,14 +30,18 @@ static inline void gemm_tile_4x8(const float *a, int rs, int cs, const float *b,
     a += cs;
     b += ldb;
   }
-  wasm_v128_store(c, c00);
-  wasm_v128_store(c + 4, c01);
-  wasm_v128_store(c + ldc, c10);
-  wasm_v128_store(c + ldc + 4, c11);
-  wasm_v128_store(c + 2 * ldc, c20);
-  wasm_v128_store(c + 2 * ldc + 4, c21);
-  wasm_v128_store(c + 3 * ldc, c30);
-  wasm_v128_store(c + 3 * ldc + 4, c31);
+  acc[0] = c00, acc[1] = c01, acc[2] = c10, acc[3] = c11, acc[4] = c20, acc[5] = c21, acc[6] = c30, acc[7] = c31;
+}
+
+// C[4 × 8] = Σ_k A[i, k] B[k, j] for the 4 rows and 8 columns at a, b, c.
+static inline void gemm_tile_4x8(const float *a, int rs, int cs, const float *b, int ldb, float *c, int ldc, int k_len) {
+  f4 acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = splat(0.0f);
+  gemm_acc_4x8(a, rs, cs, b, ldb, k_len, acc);
+  for (int r = 0; r < 4; r++) {
+    wasm_v128_store(c + r * ldc, acc[2 * r]);
+    wasm_v128_store(c + r * ldc + 4, acc[2 * r + 1]);
+  }
 }
 
 // The ragged edges, rows [i0, i1) × columns [j0, j1): one row at a time, 4 columns a vector.

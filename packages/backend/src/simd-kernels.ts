@@ -404,7 +404,8 @@ function packedLength(n: number, k: number): number {
  */
 export function packLinearWeightSimd(w: Float32Array, n: number, k: number, out: Float32Array = new Float32Array(packedLength(n, k))): Float32Array {
   expectLengths('linear pack', { weight: [w, n * k], packed: [out, packedLength(n, k)] });
-  out.fill(0, (n - (n % PANEL || PANEL)) * k);
+  // The last panel's rows past n are zero (out may be reused memory).
+  out.fill(0, Math.floor((n - 1) / PANEL) * PANEL * k);
   for (let r = 0; r < n; r++) {
     const base = Math.floor(r / PANEL) * PANEL * k + (r % PANEL);
     const row = r * k;

@@ -6,6 +6,9 @@ import { use } from '@selfpatch/backend/testing';
 import { residentBytes } from '../src/resident-weights.js';
 import { Attention, Linear, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
 
+/** Names of the kernels `f` ran. */
+const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((k) => k.name);
+
 /** Random shapes/boxes: the zero-copy wasm Slice/Unpack/SplitV must equal the cpu kernels exactly. */
 test('zero-copy Slice, Unpack and SplitV on wasm equal the cpu backend on 200 random cases', async () => {
   // The replacements are the registered ones (the stock kernels would pass the comparison too).
@@ -363,7 +366,6 @@ test('inference Linear on wasm equals x·Wᵀ + b on cpu: ragged rows and panels
   await use('wasm');
   const fc = new Linear(16, 24, { rng: new Rng(1) });
   const xin = tf.randomNormal([5, 16]);
-  const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((kk) => kk.name);
   fc.eval();
   assert.ok((await ran(() => fc.forward(xin))).includes('SelfPatchInferenceLinear'), 'eval mode uses the inference kernel');
   assert.ok(!(await ran(() => tf.grad((t) => tf.sum(fc.forward(t)))(xin))).includes('SelfPatchInferenceLinear'), 'not on the gradient tape');
@@ -410,7 +412,6 @@ test('inference attention from the fused qkv on wasm equals the Attention layer 
   await use('wasm');
   const attn = new Attention(32, 4, { rng: new Rng(4) });
   const xin = tf.randomNormal([2, 9, 32]) as tf.Tensor3D;
-  const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((kk) => kk.name);
   attn.eval();
   assert.ok((await ran(() => attn.forward(xin).out)).includes('SelfPatchAttentionQkv'), 'eval mode reads the fused qkv');
   assert.ok(!(await ran(() => attn.forward(xin, true).out)).includes('SelfPatchAttentionQkv'), 'not when the probabilities are asked for');

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { INFERENCE_LINEAR_KERNEL, hasFusedKernel } from '../kernels.js';
-import { ShapeError } from '../errors.js';
 import { tapeRecording } from './custom-op.js';
+import { overRows } from './matmul.js';
 
 /**
  * Whether {@link inferenceLinear} can run for this input: float32, no gradient tape recording,
@@ -34,13 +34,5 @@ export function inferenceLinearAvailable(x: tf.Tensor): boolean {
  * ```
  */
 export function inferenceLinear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
-  const inF = weight.shape[1] as number;
-  const outF = weight.shape[0] as number;
-  if (weight.rank !== 2 || x.shape[x.rank - 1] !== inF) {
-    throw new ShapeError(`inferenceLinear: input [${x.shape.join(',')}] does not match weight [out, in] = [${weight.shape.join(',')}]`);
-  }
-  const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]);
-  const inputs: tf.NamedTensorMap = bias ? { x: x2, weight, bias } : { x: x2, weight };
-  const y = tf.engine().runKernel(INFERENCE_LINEAR_KERNEL, inputs) as tf.Tensor;
-  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outF]);
+  return overRows('inferenceLinear', x, weight, (rows) => tf.engine().runKernel(INFERENCE_LINEAR_KERNEL, bias ? { x: rows, weight, bias } : { x: rows, weight }) as tf.Tensor);
 }

@@ -116,21 +116,25 @@ const linearNoBiasFlags = defineOp(2, linearFlagsBody(false));
  * ```
  */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor | null, weightT?: tf.Tensor2D): tf.Tensor {
+  return overRows('linear', x, weight, (x2) => {
+    if (transposeFlagsFree()) return bias ? linearBiasFlags(x2, weight, bias) : linearNoBiasFlags(x2, weight);
+    if (weightT) return bias ? defineOp(3, linearBody(true, weightT))(x2, weight, bias) : defineOp(2, linearBody(false, weightT))(x2, weight);
+    return bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);
+  });
+}
+
+/**
+ * `f` applied to `x [..., in]` as rows `[·, in]`, its `[·, out]` result given `x`'s leading dims
+ * back; `weight` must be `[out, in]` (a ShapeError naming `name` otherwise). Shared by the `x Wᵀ`
+ * ops ({@link linear}, `inferenceLinear`).
+ */
+export function overRows(name: string, x: tf.Tensor, weight: tf.Tensor, f: (rows: tf.Tensor) => tf.Tensor): tf.Tensor {
   const inF = weight.shape[1] as number;
   const outF = weight.shape[0] as number;
-  if (weight.rank !== 2) throw new ShapeError(`linear: weight must be [out, in], got [${weight.shape.join(',')}]`);
+  if (weight.rank !== 2) throw new ShapeError(`${name}: weight must be [out, in], got [${weight.shape.join(',')}]`);
   if (x.shape[x.rank - 1] !== inF) {
-    throw new ShapeError(`linear: input last dim ${x.shape[x.rank - 1]} != weight in-features ${inF}`);
+    throw new ShapeError(`${name}: input last dim ${x.shape[x.rank - 1]} != weight in-features ${inF}`);
   }
-  const lead = x.shape.slice(0, -1);
-  const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inF]);
-  let y: tf.Tensor;
-  if (transposeFlagsFree()) {
-    y = bias ? linearBiasFlags(x2, weight, bias) : linearNoBiasFlags(x2, weight);
-  } else if (weightT) {
-    y = bias ? defineOp(3, linearBody(true, weightT))(x2, weight, bias) : defineOp(2, linearBody(false, weightT))(x2, weight);
-  } else {
-    y = bias ? linearBias(x2, weight, bias) : linearNoBias(x2, weight);
-  }
-  return x.rank === 2 ? y : tf.reshape(y, [...lead, outF]);
+  const y = f(x.rank === 2 ? x : tf.reshape(x, [-1, inF]));
+  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outF]);
 }
