@@ -11,6 +11,8 @@
  *   SELFPATCH_OFFICIAL_DIR=<SelfPatch checkout at 81aef14> npm run bench:davis -w @selfpatch/bench
  *   BENCH_DAVIS_FRAMES (10 per sequence)  BENCH_ROUNDS (3)  BENCH_THREADS (1,2)
  *   BENCH_BACKENDS (wasm,tensorflow)  BENCH_DAVIS_ARCH (vit_small)
+ *   On Node 20, `node --experimental-wasm-relaxed-simd` (instead of `npm run`) passes the flag on to
+ *   our runs, so wasm runs the kernels' relaxed-SIMD build, the default from Node 22.
  *   SELFPATCH_DAVIS_DIR (default ../shared/data/davis2016-sample/DAVIS)
  *
  * Weights: the official model's seed-0 initialisation saved as a DINO training checkpoint: the
@@ -67,6 +69,8 @@ function trimmedDataset(dir: string): string[] {
 interface Run {
   s: number;
   error?: string;
+  /** Ours: the CLI's `backend:` line (backend, threads, kernel build). */
+  backend?: string;
 }
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Run {
@@ -74,7 +78,8 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Run {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
   const s = (performance.now() - t0) / 1000;
   if (r.status !== 0) return { s: NaN, error: `${r.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 400)} (exit ${r.status})` };
-  return { s };
+  const backend = /^backend: (.*)$/m.exec(r.stderr)?.[1];
+  return backend === undefined ? { s } : { s, backend };
 }
 
 const openblas = openblasEnv(python, hostDescription().flags);
@@ -92,7 +97,8 @@ function runOurs(backend: string, data: string, weights: string, out: string, t:
   const entry = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', join(root, 'packages', 'eval', 'src', 'node', 'main.ts')];
   const args = [...entry, 'davis', '--davis', data, '--year', '2017', '--checkpoint', weights, '--backend', backend, '--out', out];
   if (backend === 'wasm') args.push('--threads', String(t));
-  return timed(process.execPath, args, { TF_NUM_INTRAOP_THREADS: String(t), TF_NUM_INTEROP_THREADS: '1', TF_CPP_MIN_LOG_LEVEL: '2' });
+  const flags = process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd');
+  return timed(process.execPath, [...flags, ...args], { TF_NUM_INTRAOP_THREADS: String(t), TF_NUM_INTEROP_THREADS: '1', TF_CPP_MIN_LOG_LEVEL: '2' });
 }
 
 /** Pixels where two result folders' masks differ, over all frames after the first. */
@@ -151,6 +157,7 @@ try {
       const agree = maskAgreement(outOf('official', t), outOf(backend, t), seqNames);
       rows.push({
         backend,
+        described: (samples.get(`${backend}@${t}`) ?? []).find((x) => x.backend)?.backend ?? '',
         threads: t,
         ours_s: median(ours),
         ours_s_min: Math.min(...ours),
@@ -181,7 +188,7 @@ try {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.backend} | ${r.threads} | ${f(r.ours_s)} [${f(r.ours_s_min)}–${f(r.ours_s_max)}] | ${f(r.official_s)} [${f(r.official_s_min)}–${f(r.official_s_max)}] | ${f((r.ours_s * 1000) / frames, 0)} | ${f((r.official_s * 1000) / frames, 0)} | ${r.refused ? `refused: ${r.refused}` : `${f(r.ratio, 2)} [${f(r.ratio_min, 2)}–${f(r.ratio_max, 2)}] ${r.ratio <= 1 ? '✓' : '✗'}`} | ${f(r.jf_ours, 6)} | ${f(r.jf_official, 6)} | ${(r.pixels_differing * 100).toFixed(4)}% |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
+        `| ${r.backend}${/kernels/.test(r.described) ? ` (${/([\w-]+) kernels/.exec(r.described)?.[1]})` : ''} | ${r.threads} | ${f(r.ours_s)} [${f(r.ours_s_min)}–${f(r.ours_s_max)}] | ${f(r.official_s)} [${f(r.official_s_min)}–${f(r.official_s_max)}] | ${f((r.ours_s * 1000) / frames, 0)} | ${f((r.official_s * 1000) / frames, 0)} | ${r.refused ? `refused: ${r.refused}` : `${f(r.ratio, 2)} [${f(r.ratio_min, 2)}–${f(r.ratio_max, 2)}] ${r.ratio <= 1 ? '✓' : '✗'}`} | ${f(r.jf_ours, 6)} | ${f(r.jf_official, 6)} | ${(r.pixels_differing * 100).toFixed(4)}% |${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}`,
     ),
   ].join('\n');
   console.log(md);

@@ -8,6 +8,9 @@
  * The page part needs Debian's chromium (reported as not measured when absent).
  *
  *   node --conditions=source --import tsx bench/onnx-vit.ts       (BENCH_ONNX_ROUNDS=3 BENCH_ONNX_BATCHES=1,8)
+ *
+ * Our kernels run the build the runtime picks (relaxed SIMD in Chromium and Node 22+; on Node 20,
+ * `node --experimental-wasm-relaxed-simd` gives it); each row names the build it ran.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +23,7 @@ import * as ort from 'onnxruntime-web';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { serializePth, serializeSafetensors } from '@selfpatch/checkpoint';
-import { initBackend } from '@selfpatch/backend';
+import { initBackend, simdKernelBuild } from '@selfpatch/backend';
 import { Rng } from '@selfpatch/nn';
 import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { exportVitStateDict, VisionTransformer, vitConfig } from '@selfpatch/vit';
@@ -75,6 +78,9 @@ async function inNode(batch: number): Promise<{ tfjsMs: number[]; ortMs: number[
   return { tfjsMs, ortMs, maxDiff };
 }
 
+/** The build of our kernels the page ran. */
+let pageKernels = '';
+
 /** The same comparison inside Chromium (headless, 1 thread each). */
 async function inPage(): Promise<Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> | string> {
   const CHROMIUM = process.env.SELFPATCH_CHROMIUM ?? '/usr/bin/chromium';
@@ -101,7 +107,8 @@ async function inPage(): Promise<Record<string, { tfjsMs: number[]; ortMs: numbe
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/?rounds=${rounds}&batches=${batches.join(',')}`);
     await page.waitForFunction(() => (window as unknown as { bench?: unknown }).bench !== undefined, undefined, { timeout: 600_000 });
-    const r = (await page.evaluate(() => (window as unknown as { bench: unknown }).bench)) as { error?: string; byBatch: Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> };
+    const r = (await page.evaluate(() => (window as unknown as { bench: unknown }).bench)) as { error?: string; kernels?: string; byBatch: Record<string, { tfjsMs: number[]; ortMs: number[]; maxDiff: number }> };
+    pageKernels = r.kernels ?? '';
     return r.error ?? r.byBatch;
   } finally {
     await browser.close();
@@ -127,11 +134,11 @@ const lines = [
   '',
   '| where | batch | selfpatch-ts ms | onnxruntime-web ms | ratio | max abs diff |',
   '|---|---|---|---|---|---|',
-  ...batches.map((b) => row(`Node ${process.version}`, b, node[b] as { tfjsMs: number[]; ortMs: number[]; maxDiff: number })),
-  ...(typeof page === 'string' ? [`| Chromium | | | | not measured: ${page} | |`] : batches.map((b) => row('Chromium (headless)', b, page[b] as { tfjsMs: number[]; ortMs: number[]; maxDiff: number }))),
+  ...batches.map((b) => row(`Node ${process.version} (${simdKernelBuild()})`, b, node[b] as { tfjsMs: number[]; ortMs: number[]; maxDiff: number })),
+  ...(typeof page === 'string' ? [`| Chromium | | | | not measured: ${page} | |`] : batches.map((b) => row(`Chromium (headless, ${pageKernels})`, b, page[b] as { tfjsMs: number[]; ortMs: number[]; maxDiff: number }))),
 ];
 console.log(lines.join('\n'));
-const json = JSON.stringify({ date: new Date().toISOString(), host, rounds, batches, node, page }, null, 2);
+const json = JSON.stringify({ date: new Date().toISOString(), host, rounds, batches, kernels: { node: simdKernelBuild(), page: pageKernels }, node, page }, null, 2);
 for (const outDir of [join(here, 'results'), join(here, 'results', 'hosts', host.slug)]) {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'onnx-vit.json'), json);

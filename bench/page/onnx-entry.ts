@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { installWasmKernels } from '@selfpatch/backend';
+import { installWasmKernels, simdKernelBuild } from '@selfpatch/backend';
 import { vitFromCheckpoint } from '@selfpatch/vit';
 import { interleaved, onnxRunsPerRound } from '../stats.js';
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     x.dispose();
     byBatch[batch] = { tfjsMs, ortMs, maxDiff };
   }
-  (window as unknown as { bench: unknown }).bench = { byBatch, crossOriginIsolated };
+  (window as unknown as { bench: unknown }).bench = { byBatch, crossOriginIsolated, kernels: simdKernelBuild() };
 }
 
 main().catch((e: Error) => ((window as unknown as { bench: unknown }).bench = { error: e.message }));

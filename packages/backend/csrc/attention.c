@@ -87,20 +87,32 @@ __attribute__((export_name("attention_bwd"))) void attention_bwd(const float *q,
 // `Attention`'s `qkv(x)` before its reshape/permute), out [batches, n, heads, d] (what `proj`
 // takes). Reading q, k, v and writing out through row strides saves the 5-D permute, the split and
 // the output permute (three copies of the activations per block). Slices `first ..` of this call
-// are (batch, head) pairs, batch-major. scratch: 2·d·n + n·n floats.
+// are (batch, head) pairs, batch-major. scratch: 2·d·n + min(rows, n)·n floats.
+//
+// Query rows go in blocks of `rows`: a block's scores (rows × n) stay in L2 from the first product
+// through the softmax to the second, where whole n × n scores (10 MB per head at DAVIS's 480p,
+// 1 591 tokens) went through memory three times. kᵀ and v are packed once per slice into panels of
+// 8 columns (gemm_packed), so every block streams them contiguously. Each output is the same
+// sequence of float operations as without blocks or panels, so results are unchanged.
 __attribute__((export_name("attention_qkv_fwd"))) void attention_qkv_fwd(const float *qkv, float *out, float *scratch, int first, int slices,
-                                                                           int heads, int n, int d, float scale) {
-  int c = heads * d, row = 3 * c;
-  float *kc = scratch, *kt = scratch + d * n, *ps = scratch + 2 * d * n;
+                                                                           int heads, int n, int d, int rows, float scale) {
+  int c = heads * d, row = 3 * c, n8 = n & ~7, d8 = d & ~7;
+  float *kp = scratch, *vp = scratch + d * n, *ps = scratch + 2 * d * n;
   for (int s = first; s < first + slices; s++) {
     int b = s / heads, h = s % heads;
     const float *q = qkv + (long)b * n * row + h * d, *k = q + c, *v = q + 2 * c;
-    // k's rows gathered, then the blocked SIMD transpose (a strided scalar one cost more than the
-    // permute it replaces).
-    for (int i = 0; i < n; i++) __builtin_memcpy(kc + i * d, k + (long)i * row, d * sizeof(float));
-    transpose_rows(kc, kt, n, d, 0, n);
-    gemm(q, row, 1, kt, n, ps, n, n, n, d);
-    scaled_softmax(ps, ps, n, n, scale);
-    gemm(ps, n, 1, v, row, out + (long)b * n * c + h * d, c, n, d, n);
+    float *o = out + (long)b * n * c + h * d;
+    pack_panels_t(k, row, kp, d, n8);
+    pack_panels(v, row, vp, n, d8);
+    for (int i0 = 0; i0 < n; i0 += rows) {
+      int r = n - i0 < rows ? n - i0 : rows;
+      const float *qi = q + (long)i0 * row;
+      gemm_packed(qi, row, 1, kp, ps, n, r, n8, d);
+      // Key columns past the last panel: B = kᵀ there is k's rows read along d.
+      if (n8 < n) gemm_edge_t(qi, row, k, row, ps, n, r, n8, n, d);
+      scaled_softmax(ps, ps, r, n, scale);
+      gemm_packed(ps, n, 1, vp, o + (long)i0 * c, c, r, d8, n);
+      if (d8 < d) gemm_edge(ps, n, 1, v, row, o + (long)i0 * c, c, 0, r, d8, d, n);
+    }
   }
 }

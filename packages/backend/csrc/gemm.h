@@ -71,3 +71,40 @@ static void gemm(const float *a, int rs, int cs, const float *b, int ldb, float 
   if (n8 < n) gemm_edge(a, rs, cs, b, ldb, c, ldc, 0, m4, n8, n, k_len);
   if (m4 < m) gemm_edge(a, rs, cs, b, ldb, c, ldc, m4, m, 0, n, k_len);
 }
+
+// Packed B: its first n8 columns (a multiple of 8) as panels of 8, panel p = B[:, 8p..8p+8) stored
+// k-major at bp + p·k_len·8, so a product's inner loop reads 32 contiguous bytes a step however
+// B was laid out. B row-major at (b, ldb) [k_len × ·]:
+static void pack_panels(const float *b, int ldb, float *bp, int k_len, int n8) {
+  for (int j = 0; j < n8; j += 8)
+    for (int k = 0; k < k_len; k++) wasm_v128_store(bp + (long)j * k_len + 8 * k, wasm_v128_load(b + (long)k * ldb + j)),
+                                    wasm_v128_store(bp + (long)j * k_len + 8 * k + 4, wasm_v128_load(b + (long)k * ldb + j + 4));
+}
+
+// The same panels of B = Xᵀ for X row-major at (x, ldx) [· × k_len] (B's column j is X's row j).
+static void pack_panels_t(const float *x, int ldx, float *bp, int k_len, int n8) {
+  for (int j = 0; j < n8; j += 8)
+    for (int jj = 0; jj < 8; jj++)
+      for (int k = 0; k < k_len; k++) bp[(long)j * k_len + 8 * k + jj] = x[(long)(j + jj) * ldx + k];
+}
+
+// C[m × n8] = A·B with B in panels (pack_panels); A as in gemm.
+static void gemm_packed(const float *a, int rs, int cs, const float *bp, float *c, int ldc, int m, int n8, int k_len) {
+  int m4 = m & ~3;
+  for (int j = 0; j < n8; j += 8) {
+    const float *panel = bp + (long)j * k_len;
+    for (int i = 0; i < m4; i += 4) gemm_tile_4x8(a + i * rs, rs, cs, panel, 8, c + i * ldc + j, ldc, k_len);
+    if (m4 < m) gemm_edge(a, rs, cs, panel, 8, c + j, ldc, m4, m, 0, 8, k_len);
+  }
+}
+
+// C[:m, j0..j1) = A·Xᵀ for X row-major at (x, ldx): columns left over after the panels, one dot
+// product each (A row-major at (a, lda)), in gemm's order of operations.
+static void gemm_edge_t(const float *a, int lda, const float *x, int ldx, float *c, int ldc, int m, int j0, int j1, int k_len) {
+  for (int i = 0; i < m; i++)
+    for (int j = j0; j < j1; j++) {
+      float s = 0.0f;
+      for (int k = 0; k < k_len; k++) s += a[(long)i * lda + k] * x[(long)j * ldx + k];
+      c[(long)i * ldc + j] = s;
+    }
+}

@@ -8,7 +8,7 @@ import { browserPlatform } from './platform-browser.js';
 
 export { BACKEND_CHOICES, describeBackend, type BackendChoice, type BackendInfo, type BackendName, type InitBackendOptions, type ModuleImporter } from './init-backend.js';
 export { installWasmKernels, uninstallWasmKernels } from './wasm-kernels.js';
-export { simdKernelThreads } from './simd-kernels.js';
+export { SIMD_KERNEL_BUILD_CHOICES, setSimdKernelBuild, simdKernelBuild, simdKernelThreads, type SimdKernelBuild } from './simd-kernels.js';
 export { browserAdapter, describeAdapter, type FoundAdapter } from './webgpu-adapter.js';
 
 /**

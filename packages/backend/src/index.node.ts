@@ -8,7 +8,7 @@ import { nodePlatform } from './platform-node.js';
 
 export { BACKEND_CHOICES, describeBackend, type BackendChoice, type BackendInfo, type BackendName, type InitBackendOptions, type ModuleImporter } from './init-backend.js';
 export { installWasmKernels, uninstallWasmKernels } from './wasm-kernels.js';
-export { simdKernelThreads } from './simd-kernels.js';
+export { SIMD_KERNEL_BUILD_CHOICES, setSimdKernelBuild, simdKernelBuild, simdKernelThreads, type SimdKernelBuild } from './simd-kernels.js';
 export { installTensorflowKernels, uninstallTensorflowKernels, tfKernelsPath, TF_FUSED_KERNEL_NAMES } from './tf-kernels-node.js';
 export { describeAdapter, type FoundAdapter } from './webgpu-adapter.js';
 

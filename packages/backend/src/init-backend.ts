@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError, ConfigError } from '@selfpatch/nn';
+import { setSimdKernelBuild, simdKernelBuild, type SimdKernelBuild } from './simd-kernels.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import type { FoundAdapter } from './webgpu-adapter.js';
 
@@ -26,6 +27,8 @@ export interface BackendInfo {
   reason: string;
   /** XNNPACK threads of the wasm backend; 1 elsewhere. */
   threads: number;
+  /** wasm only: the build our SIMD kernels run (`simd` option). */
+  kernels?: SimdKernelBuild;
   /** The WebGPU adapter in use (webgpu only). */
   adapter?: FoundAdapter;
 }
@@ -33,7 +36,8 @@ export interface BackendInfo {
 /** One line for logs: `wasm, 2 threads (requested)`. */
 export function describeBackend(info: BackendInfo): string {
   const threads = info.name === 'wasm' ? `, ${info.threads} thread${info.threads > 1 ? 's' : ''}` : '';
-  return `${info.name}${threads} (${info.reason})`;
+  const kernels = info.kernels ? `, ${info.kernels} kernels` : '';
+  return `${info.name}${threads}${kernels} (${info.reason})`;
 }
 
 /** Loads a module by specifier; injectable for tests. */
@@ -54,6 +58,12 @@ export interface InitBackendOptions {
    * asset names need the per-file form.
    */
   wasmPaths?: string | Record<string, string>;
+  /**
+   * wasm only: the build of our SIMD kernels (`setSimdKernelBuild`). `auto` (default): relaxed
+   * SIMD's fused multiply-add where the runtime has it (Chromium 114+, Node 22+), 15-25% faster
+   * products; `simd`: the same bits on every machine; `relaxed-simd`: fail where it is missing.
+   */
+  simd?: string;
 }
 
 /** What differs between Node and browsers. */
@@ -152,11 +162,14 @@ export async function initBackendOn(platform: Platform, choice: string, options:
   const importer = options.importer ?? platform.importer;
   const threads = options.threads ?? 1;
   checkThreads(threads);
+  // Before the wasm backend starts: its kernel threads load the build chosen here.
+  if (options.simd !== undefined) setSimdKernelBuild(options.simd);
   const opts = { ...options, threads };
   const done = (name: BackendName, reason: string): BackendInfo => ({
     name,
     reason,
     threads: name === 'wasm' ? wasmThreads() : 1,
+    ...(name === 'wasm' ? { kernels: simdKernelBuild() } : {}),
   });
   if (choice === 'tensorflow') {
     const r = await tryTensorflow(platform, importer);

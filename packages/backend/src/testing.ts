@@ -6,9 +6,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { setSimdKernelBuild } from './simd-kernels.js';
 import { installWasmKernels } from './wasm-kernels.js';
 
 installWasmKernels();
+// The SIMD kernels' build the tests run (auto, simd or relaxed-simd; relaxed-simd fails where the runtime lacks it).
+if (process.env.SELFPATCH_TEST_SIMD_BUILD) setSimdKernelBuild(process.env.SELFPATCH_TEST_SIMD_BUILD);
 
 /** Backends every test runs on (override with SELFPATCH_TEST_BACKENDS=cpu,wasm,tensorflow,webgpu). */
 export const BACKENDS: readonly string[] = (process.env.SELFPATCH_TEST_BACKENDS ?? 'cpu,wasm').split(',').filter(Boolean);

@@ -7,9 +7,14 @@ import { rewriteWorkerScript } from '../src/wasm-threads-node.js';
 
 const cwd = fileURLToPath(new URL('..', import.meta.url));
 
+/** The kernels' build these tests ask for (simd-builds.test.ts runs this file with each). */
+const build = process.env.SELFPATCH_TEST_SIMD_BUILD;
+/** Node 20 needs the flag for relaxed SIMD: children get it when this process has it. */
+const v8Flags = process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd');
+
 /** Runs a module script in a fresh Node (the backend can be initialised once per process). */
 function runScript(lines: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string; signal: string | null } {
-  const r = spawnSync(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', '--input-type=module', '-e', lines.join('\n')], {
+  const r = spawnSync(process.execPath, [...v8Flags, '--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', '--input-type=module', '-e', lines.join('\n')], {
     cwd,
     encoding: 'utf8',
     timeout: timeoutMs,
@@ -25,7 +30,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend, simdKernelThreads } from '@selfpatch/backend';",
     "import { Attention, Linear, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
-    `const info = await initBackend('wasm', { threads: ${threads} });`,
+    `const info = await initBackend('wasm', { threads: ${threads}${build ? `, simd: '${build}'` : ''} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
     'const g = tf.grads((x, ww) => tf.sum(tf.square(linear(x, ww))));',
@@ -65,8 +70,10 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   assert.equal(two.status, 0, two.stderr);
   const r1 = JSON.parse(one.stdout.trim().split('\n').at(-1) as string);
   const r2 = JSON.parse(two.stdout.trim().split('\n').at(-1) as string);
-  assert.deepEqual(r1.info, { name: 'wasm', reason: 'requested', threads: 1 });
-  assert.deepEqual(r2.info, { name: 'wasm', reason: 'requested', threads: 2 });
+  const kernels = r1.info.kernels;
+  assert.ok(build === undefined || build === 'auto' ? ['simd', 'relaxed-simd'].includes(kernels) : kernels === build, `kernels ${kernels}, asked for ${build}`);
+  assert.deepEqual(r1.info, { name: 'wasm', reason: 'requested', threads: 1, kernels });
+  assert.deepEqual(r2.info, { name: 'wasm', reason: 'requested', threads: 2, kernels });
   for (const k of ['y', 'gx', 'gw', 'db']) {
     assert.ok(Number.isFinite(r1[k]), k);
     assert.ok(Math.abs(r1[k] - r2[k]) <= 1e-5 * Math.abs(r1[k]), `${k}: ${r1[k]} vs ${r2[k]}`);

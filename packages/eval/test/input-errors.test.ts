@@ -61,3 +61,8 @@ test('weights with NaN are refused by name; width 100 asks for --num-heads on th
   assert.match(net.description, /width 100, depth 1, 4 heads/);
   net.dispose();
 });
+
+test('an unknown --simd build is refused by flag name before the checkpoint is read', async () => {
+  // The value is checked before the file: a missing checkpoint must not be what the user hears about.
+  await assert.rejects(openCheckpoint({ checkpoint: join(tmp(), 'absent.pth'), backend: 'cpu', simd: 'avx' }), (e: unknown) => e instanceof ConfigError && e.option === '--simd' && /auto, simd, relaxed-simd.*"avx"/.test(e.message));
+});

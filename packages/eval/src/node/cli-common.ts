@@ -2,10 +2,10 @@
  * Command-line plumbing shared by `selfpatch-eval` and `selfpatch-infer`: the checkpoint options,
  * backend start-up with its reason printed, integer option parsing, and the top-level runner.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError } from '@selfpatch/nn';
 import { runCliMain } from '@selfpatch/checkpoint/node';
-import { describeBackend, initBackend } from '@selfpatch/backend';
+import { describeBackend, initBackend, SIMD_KERNEL_BUILD_CHOICES } from '@selfpatch/backend';
 import type { DenseBackbone, ImageFeatureKind } from '../backbone.js';
 import { loadBackboneFile } from './backbone-file.js';
 
@@ -16,6 +16,8 @@ export interface CheckpointCliOptions {
   backend: string;
   /** Defaults to 1. */
   threads?: number;
+  /** wasm: the SIMD kernels' build (`auto` unless given). */
+  simd?: string;
   /** Image-level feature for k-NN (`auto` unless given). */
   imageFeature?: ImageFeatureKind;
 }
@@ -54,14 +56,19 @@ export function checkInputSide(net: DenseBackbone, longSide: number, flag: strin
   throw new ConfigError(flag, `${shownValue} is too large for this ViT (patch ${net.stride}): its attention would need ${((tokens(longSide) ** 2 * 4) / 2 ** 30).toFixed(1)} GB per head; use at most ${Math.floor(ok * scale)}`);
 }
 
-/** Adds `--checkpoint`, `--which`, `--num-heads`, `--backend` and `--threads` to a command. */
+/** Adds `--checkpoint`, `--which`, `--num-heads`, `--backend`, `--threads` and `--simd` to a command. */
 export function checkpointOptions(c: Command, defaultBackend = 'auto'): Command {
   return c
     .requiredOption('--checkpoint <file>', 'backbone checkpoint (.pth or safetensors; ViT or Swin; training checkpoints use --which)')
     .option('--which <key>', 'entry of a training checkpoint (default: teacher when present)')
     .option('--num-heads <n>', 'ViT heads when the width matches no preset', intOption('--num-heads', 1))
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', defaultBackend)
-    .option('--threads <n>', 'XNNPACK threads on wasm (opt-in; slower when the other cores are busy)', intOption('--threads', 1), 1);
+    .option('--threads <n>', 'XNNPACK threads on wasm (opt-in; slower when the other cores are busy)', intOption('--threads', 1), 1)
+    .addOption(
+      new Option('--simd <build>', "wasm kernels' build: relaxed-simd (fused multiply-add; auto picks it where the runtime has it) or simd (same bits on every CPU)")
+        .choices(SIMD_KERNEL_BUILD_CHOICES)
+        .default('auto'),
+    );
 }
 
 /** An input-size flag to check against the loaded model (`longSide`: the largest side it implies). */
@@ -76,7 +83,11 @@ export interface InputSizeCheck {
  * an input side the model cannot run at before any work.
  */
 export async function openCheckpoint(o: CheckpointCliOptions, size?: InputSizeCheck): Promise<DenseBackbone> {
-  const b = await initBackend(o.backend, { threads: o.threads ?? 1 });
+  const b = await initBackend(o.backend, { threads: o.threads ?? 1, ...(o.simd ? { simd: o.simd } : {}) }).catch((err: unknown) => {
+    // The library names its option; on the command line it is a flag.
+    if (err instanceof ConfigError && err.option === 'simd') throw new ConfigError('--simd', err.message.replace(/^invalid option 'simd': /, ''));
+    throw err;
+  });
   console.error(`backend: ${describeBackend(b)}`);
   let net: DenseBackbone;
   try {
