@@ -144,4 +144,4 @@ else if (mode === 'profile') out = await profile(args[0] as VitArch, Number(args
 else throw new Error(`unknown mode ${mode}`);
 // A GPU answers: tfjs-node-gpu with a CUDA device, or WebGPU on a hardware adapter.
 const onGpu = info.name === 'tensorflow' ? (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true : info.name === 'webgpu' && info.adapter?.software === false;
-console.log(JSON.stringify({ ...out, backend: info.name, on_gpu: onGpu, reason: info.reason }));
+console.log(JSON.stringify({ ...out, backend: info.name, on_gpu: onGpu, reason: info.reason, ...(info.kernels ? { kernels: info.kernels } : {}) }));

@@ -9,7 +9,8 @@
  *   BENCH_CASES (matmul,forward,step)  BENCH_QUICK=1 (tiny smoke run)
  *
  * Cases, at every thread count T:
- * - roofline: tfjs-wasm `matMul` 1024³ (XNNPACK, the fastest kernel wasm has) and torch `a @ b`;
+ * - roofline: tfjs-wasm `matMul` 1024³ (@selfpatch/backend's SIMD tile since it replaced XNNPACK's
+ *   BatchMatMul, at about XNNPACK's rate on this size) and torch `a @ b`;
  * - ViT-Ti/16 and ViT-S/16 forward, 224 px, eval (SelfPatch layout);
  * - the DINO+SelfPatch training step, ViT-Ti/16, 2×224 global crops (+ local crops), the official
  *   head sizes 65536/4096, drop-path 0.1: @selfpatch/ssl's DINOTrainer (teacher, student,
@@ -94,13 +95,20 @@ function availableBackends(): string[] {
 }
 const backends = availableBackends();
 
-const tfjs = (backend: string, threads: number, args: string[]): Json =>
-  runProc(process.execPath, ['--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args], {
+/** The build of our SIMD kernels the wasm children ran (simd or relaxed-simd). */
+let wasmKernels = '';
+
+const tfjs = (backend: string, threads: number, args: string[]): Json => {
+  // On Node 20, `node --experimental-wasm-relaxed-simd bench/suite.ts` gives the children relaxed SIMD (Node 22+ has it).
+  const r = runProc(process.execPath, [...process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd'), '--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args], {
     BENCH_BACKEND: backend,
     TF_NUM_INTRAOP_THREADS: String(threads),
     TF_NUM_INTEROP_THREADS: '1',
     TF_CPP_MIN_LOG_LEVEL: '2',
   });
+  if (typeof r.kernels === 'string') wasmKernels = r.kernels;
+  return r;
+};
 const officialDir = process.env.SELFPATCH_OFFICIAL_DIR;
 const host = hostDescription();
 const openblas = openblasEnv(python, host.flags);
@@ -296,7 +304,7 @@ function tensorflowSummary(): string[] {
 const md = [
   `# selfpatch-ts performance suite (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `tfjs (wasm: SIMD, T > 1 the threaded build; tensorflow: tfjs-node, T intra-op threads) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS core ${openblas.core}) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
+  `tfjs (wasm: SIMD, our kernels' ${wasmKernels || 'unreported'} build, T > 1 the threaded build; tensorflow: tfjs-node, T intra-op threads) against PyTorch ${process.env.TORCH_VERSION ?? ''}CPU (Debian python3-torch, OpenBLAS core ${openblas.core}) at the same thread count T; ${rounds} interleaved round(s), medians; ratio = tfjs ms ÷ torch ms per round, median [min–max]. GFLOP = 2 × multiply-adds of the model.`,
   '',
   `Torch twin check (same weights and crops, the losses of two iterations): ${check.ok ? 'ok' : 'FAILED'} — tfjs ${fmt(check.tfjs_loss, 6)}, ${fmt(check.tfjs_loss1, 6)}; torch ${fmt(check.torch_loss, 6)}, ${fmt(check.torch_loss1, 6)}; max |Δ| ${typeof check.abs_diff === 'number' ? check.abs_diff.toExponential(1) : check.error}`,
   '',

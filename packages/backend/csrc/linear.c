@@ -66,3 +66,22 @@ __attribute__((export_name("linear_fwd"))) void linear_fwd(const float *x, const
     }
   }
 }
+
+// The same panels from B [k × n] row-major (a product's right operand, not a weight to transpose):
+// panel p holds B[kk, 8p + c] at bp[p·k·8 + kk·8 + c], zero past n. Each step copies 8 contiguous
+// floats, so packing costs one pass over B (src/simd-kernels.ts, matMulSimd, packs per call).
+__attribute__((export_name("pack_cols"))) void pack_cols(const float *b, float *bp, int k, int n) {
+  int n8 = n & ~7;
+  for (int j = 0; j < n8; j += 8) {
+    float *panel = bp + (long)j * k;
+    for (int kk = 0; kk < k; kk++) {
+      wasm_v128_store(panel + 8 * kk, wasm_v128_load(b + (long)kk * n + j));
+      wasm_v128_store(panel + 8 * kk + 4, wasm_v128_load(b + (long)kk * n + j + 4));
+    }
+  }
+  if (n8 < n) {
+    float *panel = bp + (long)n8 * k;
+    for (int kk = 0; kk < k; kk++)
+      for (int c = 0; c < 8; c++) panel[8 * kk + c] = n8 + c < n ? b[(long)kk * n + n8 + c] : 0.0f;
+  }
+}

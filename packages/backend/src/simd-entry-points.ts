@@ -22,6 +22,7 @@ export const ENTRY_POINTS = {
   attention_bwd: ['q', 'k', 'v', 'p', 'dout', 'dq', 'dk', 'dv', 'scratch', 'first', 'slices', 'groups', 'nq', 'nk', 'd', 'e', 'scale'],
   attention_qkv_fwd: ['qkv', 'out', 'scratch', 'first', 'slices', 'heads', 'n', 'd', 'rows', 'scale'],
   linear_fwd: ['x', 'bp', 'bias', 'y', 'm', 'n', 'k', 'p0', 'p1'],
+  pack_cols: ['b', 'bp', 'k', 'n'],
   adamw_step: ['p', 'g', 'm', 'v', 'po', 'mo', 'vo', 'n', 'decay', 'b1', 'one_minus_b1', 'b2', 'one_minus_b2', 'bc2_sqrt', 'eps', 'step_size'],
 } as const;
 

@@ -513,6 +513,45 @@ export function linearSimd(
   });
 }
 
+let matMulCalls = 0;
+
+/** Products {@link matMulSimd} has run in this process (tests check which path a tfjs product took). */
+export function matMulSimdCalls(): number {
+  return matMulCalls;
+}
+
+/** Most bytes one product may take in the kernel module (inputs, packed B, output); larger ones stay on XNNPACK. */
+const MATMUL_MODULE_BYTES = 512 * 2 ** 20;
+
+/** Whether {@link matMulSimd} takes a product of these sizes (the module's memory never shrinks). */
+export function matMulSimdFits(m: number, k: number, n: number, bias: boolean): boolean {
+  return (m * k + k * n + packedLength(n, k) + m * n + (bias ? n : 0)) * 4 <= MATMUL_MODULE_BYTES;
+}
+
+/**
+ * `c [m, n] = a [m, k] · b [k, n] (+ bias [n])`, every operand row-major: `b` packed into panels
+ * of 8 columns inside the module (csrc/linear.c, pack_cols: one pass over b), then
+ * {@link linearSimd}'s tile. For products whose right operand changes from call to call (training
+ * weights, gradients, activations), where nothing is kept.
+ */
+export function matMulSimd(a: Float32Array, b: Float32Array, bias: Float32Array | null, c: Float32Array, dims: { m: number; k: number; n: number }): void {
+  const { m, k, n } = dims;
+  matMulCalls++;
+  expectLengths('matMul', { a: [a, m * k], b: [b, k * n], c: [c, m * n], bias: [bias, n] });
+  const panels = Math.ceil(n / PANEL);
+  // Zero-padded to 16 floats by runInModule, so the last panel's 8 bias lanes are in bounds.
+  const bb = bias ?? new Float32Array(n);
+  runInModule(
+    [a, b, bb],
+    [{ out: c }],
+    ([pa, pb, pbias, pc, packed]) => {
+      runSplit('pack_cols', 1, false, () => ({ b: pb as number, bp: packed as number, k, n }));
+      runSplit('linear_fwd', panels, m * n * k >= 1 << 25, (p0, count) => ({ x: pa as number, bp: packed as number, bias: pbias as number, y: pc as number, m, n, k, p0, p1: p0 + count }));
+    },
+    packedLength(n, k),
+  );
+}
+
 function inferenceLinearKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias?: tf.TensorInfo };
   if (x.shape.length !== 2 || weight.shape.length !== 2 || x.shape[1] !== weight.shape[1]) {

@@ -23,11 +23,21 @@
  *   5.8/0.44 ns, [65536,256] 13/2.7 ns, [784,768] 0.72/0.46 ns. Thin matrices and other
  *   permutations still go to the stock kernel.
  *
+ * - `BatchMatMul` and `_FusedMatMul` (no transposes, no activation, float32): the SIMD tile of
+ *   csrc/linear.c on the right operand packed per call. A ViT-Ti/16 DINO+SelfPatch training step
+ *   (every product, forward and both gradients, has a fresh right operand) ran 1.16x faster than
+ *   on XNNPACK's product with the SIMD128 build and 1.35x with relaxed SIMD (A/B in one session,
+ *   bench/results/latest-matmul-step.md); single ViT-shaped products ran 0.96-1.19x XNNPACK's
+ *   GFLOP/s, by shape and by the host's load.
+ *   Broadcast left operands, transposes, activations, fewer rows (where XNNPACK's cached packing
+ *   wins) and more XNNPACK threads than kernel threads (a browser page with threads) go to the
+ *   stock kernel.
+ *
  * Must run after `@tensorflow/tfjs-backend-wasm` has been imported (its own registrations would
  * otherwise replace these); `initBackend('wasm')` in this package does it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { columnSumSimd, expKernel, registerSimdKernels, transposeSimd, unregisterSimdKernels } from './simd-kernels.js';
+import { columnSumSimd, expKernel, matMulSimd, matMulSimdFits, registerSimdKernels, simdKernelThreads, transposeSimd, unregisterSimdKernels } from './simd-kernels.js';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
@@ -304,6 +314,63 @@ function transposeKernel(config: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/** Fewest rows a product needs to leave XNNPACK (see simdMatMul). */
+const MATMUL_MIN_ROWS = 64;
+
+/** XNNPACK's thread count in this tfjs-backend-wasm instance (1 without threads). */
+function xnnpackThreads(backend: unknown): number {
+  return (backend as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? 1;
+}
+
+/**
+ * Our product for `a [batch, m, k] · b [1 or batch, k, n] (+ bias [n])` when it takes it, else null
+ * (the caller runs the stock kernel).
+ */
+function simdMatMul(config: KernelArgs, bias: tf.TensorInfo | undefined): tf.TensorInfo | null {
+  const { a, b } = config.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = config.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  if (transposeA || transposeB || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  const m = a.shape[a.shape.length - 2] as number;
+  const k = a.shape[a.shape.length - 1] as number;
+  const n = b.shape[b.shape.length - 1] as number;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  if (b.shape[b.shape.length - 2] !== k || (batchB !== 1 && batchB !== batchA) || a.shape.length !== b.shape.length) return null;
+  if (bias && tf.util.sizeFromShape(bias.shape) !== n) return null;
+  // A right operand shared by the batch makes one product of batch·m rows. Packing b costs a pass
+  // over it per call, which XNNPACK saves by caching packed operands: at 40 rows (DINO's head on a
+  // micro-batch, 40×256 by 256×65536) it was 10% slower, at 788 rows 0-20% faster.
+  const rows = batchB === 1 ? batchA * m : m;
+  if (rows < MATMUL_MIN_ROWS || k === 0 || n === 0 || !matMulSimdFits(rows, k, n, bias !== undefined)) return null;
+  if (xnnpackThreads(config.backend) > simdKernelThreads()) return null;
+  const be = config.backend as WasmBackendLike;
+  const out = be.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
+  // Views after makeOutput: allocating may grow (and move) the heap.
+  const av = be.typedArrayFromHeap(a) as Float32Array;
+  const bv = be.typedArrayFromHeap(b) as Float32Array;
+  const ov = be.typedArrayFromHeap(out) as Float32Array;
+  const biasV = bias ? (be.typedArrayFromHeap(bias) as Float32Array) : null;
+  if (batchB === 1) {
+    matMulSimd(av, bv, biasV, ov, { m: rows, k, n });
+  } else {
+    for (let i = 0; i < batchA; i++) {
+      matMulSimd(av.subarray(i * m * k, (i + 1) * m * k), bv.subarray(i * k * n, (i + 1) * k * n), biasV, ov.subarray(i * m * n, (i + 1) * m * n), { m, k, n });
+    }
+  }
+  return out;
+}
+
+function batchMatMulKernel(config: KernelArgs): tf.TensorInfo {
+  return simdMatMul(config, undefined) ?? runStock('BatchMatMul', config);
+}
+
+function fusedMatMulKernel(config: KernelArgs): tf.TensorInfo {
+  const { bias, preluActivationWeights } = config.inputs as { bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+  const { activation } = config.attrs as unknown as { activation?: string };
+  if ((activation !== undefined && activation !== 'linear') || preluActivationWeights) return runStock('_FusedMatMul', config);
+  return simdMatMul(config, bias) ?? runStock('_FusedMatMul', config);
+}
+
 /** Every kernel replaced (or added, `UnsortedSegmentSum`) on wasm, by name. */
 const REPLACEMENTS: Record<string, KernelImpl> = {
   Slice: sliceKernel,
@@ -317,6 +384,8 @@ const REPLACEMENTS: Record<string, KernelImpl> = {
   GatherV2: gatherKernel,
   Tile: tileKernel,
   Sum: sumKernel,
+  BatchMatMul: batchMatMulKernel,
+  _FusedMatMul: fusedMatMulKernel,
 };
 
 /**

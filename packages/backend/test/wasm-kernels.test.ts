@@ -421,3 +421,44 @@ test('inference attention from the fused qkv on wasm equals the Attention layer 
   attn.dispose();
   xin.dispose();
 });
+
+test('wasm BatchMatMul and _FusedMatMul run the SIMD tile and equal the cpu backend; transposes, activations, broadcast left operands and under 64 rows stay stock', async () => {
+  const { matMulSimdCalls } = await import('../src/simd-kernels.js');
+  assert.equal(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc.name, 'batchMatMulKernel');
+  assert.equal(tf.getKernel('_FusedMatMul', 'wasm')?.kernelFunc.name, 'fusedMatMulKernel');
+  const rng = new Rng(11);
+  const rand = (shape: number[]) => ({ values: Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.normal()), shape });
+  const data = {
+    a: rand([67, 15]), b: rand([15, 33]), b8: rand([15, 8]), a3: rand([3, 70, 15]), b3: rand([3, 15, 33]), bias: rand([33]), bt: rand([33, 15]), b3big: rand([2, 15, 33]),
+  };
+  type Case = { name: string; ours: boolean; f: () => tf.Tensor };
+  const cases = (x: Record<keyof typeof data, tf.Tensor>): Case[] => [
+    { name: '2-D, ragged panel', ours: true, f: () => tf.matMul(x.a as tf.Tensor2D, x.b as tf.Tensor2D) },
+    { name: '2-D, one panel exactly', ours: true, f: () => tf.matMul(x.a as tf.Tensor2D, x.b8 as tf.Tensor2D) },
+    { name: 'batched, shared right operand', ours: true, f: () => tf.matMul(x.a3 as tf.Tensor3D, tf.reshape(x.b, [1, 15, 33]) as tf.Tensor3D) },
+    { name: 'batched, shared right operand, 27 rows in all', ours: false, f: () => tf.matMul(tf.slice(x.a3, [0, 0, 0], [3, 9, 15]) as tf.Tensor3D, tf.reshape(x.b, [1, 15, 33]) as tf.Tensor3D) },
+    { name: 'batched, one right operand each', ours: true, f: () => tf.matMul(x.a3 as tf.Tensor3D, x.b3 as tf.Tensor3D) },
+    { name: 'fused with bias', ours: true, f: () => tf.fused.matMul({ a: x.a as tf.Tensor2D, b: x.b as tf.Tensor2D, bias: x.bias }) },
+    { name: 'gradients of a product', ours: true, f: () => tf.concat(tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D))))([x.a as tf.Tensor, x.b as tf.Tensor]).map((g) => tf.reshape(g, [-1]))) },
+    { name: 'transposed right operand', ours: false, f: () => tf.matMul(x.a as tf.Tensor2D, x.bt as tf.Tensor2D, false, true) },
+    { name: 'fused with relu', ours: false, f: () => tf.fused.matMul({ a: x.a as tf.Tensor2D, b: x.b as tf.Tensor2D, bias: x.bias, activation: 'relu' }) },
+    { name: 'broadcast left operand', ours: false, f: () => tf.matMul(tf.reshape(x.a, [1, 67, 15]) as tf.Tensor3D, x.b3big as tf.Tensor3D) },
+    { name: 'fewer than 64 rows', ours: false, f: () => tf.matMul(tf.slice(x.a, [0, 0], [63, 15]) as tf.Tensor2D, x.b as tf.Tensor2D) },
+  ];
+  const results: Record<string, Record<string, Float32Array>> = {};
+  for (const backend of ['cpu', 'wasm']) {
+    await use(backend);
+    const x = Object.fromEntries(Object.entries(data).map(([k, t]) => [k, tf.tensor(t.values, t.shape)])) as Record<keyof typeof data, tf.Tensor>;
+    results[backend] = {};
+    for (const c of cases(x)) {
+      const before = matMulSimdCalls();
+      (results[backend] as Record<string, Float32Array>)[c.name] = tf.tidy(() => c.f().dataSync() as Float32Array);
+      if (backend === 'wasm') assert.equal(matMulSimdCalls() > before, c.ours, `${c.name}: SIMD tile ${c.ours ? 'not used' : 'used'}`);
+    }
+    Object.values(x).forEach((t) => t.dispose());
+  }
+  for (const name of Object.keys(results.cpu ?? {})) {
+    const d = maxAbsDiff(results.cpu?.[name] as Float32Array, results.wasm?.[name] as Float32Array);
+    assert.ok(d < 1e-4, `${name}: wasm vs cpu ${d}`);
+  }
+});
