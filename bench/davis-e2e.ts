@@ -137,6 +137,8 @@ try {
         const key = `${side}@${t}`;
         (samples.get(key) ?? samples.set(key, []).get(key)!).push(run);
         console.error(`round ${r + 1}/${rounds} T=${t} ${side}: ${run.error ? `error: ${run.error}` : `${run.s.toFixed(1)} s (${((run.s * 1000) / frames).toFixed(0)} ms/frame)`}`);
+        // Without the baseline no round can give a ratio: stop now, not after every run of ours.
+        if (side === 'official' && run.error) throw new Error(`the official baseline failed (${run.error}); nothing was written to bench/results`);
       }
     }
   }
