@@ -27,7 +27,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMask } from '@selfpatch/data';
 import { davisSequences, encodeIndexedPng, evaluateDavis } from '@selfpatch/eval/node';
-import { hostDescription, openblasEnv, roundsCheck, threadsCheck } from './sanity.js';
+import { hostDescription, inheritedWasmFlags, openblasEnv, roundsCheck, threadsCheck } from './sanity.js';
 import { median } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -97,8 +97,7 @@ function runOurs(backend: string, data: string, weights: string, out: string, t:
   const entry = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', join(root, 'packages', 'eval', 'src', 'node', 'main.ts')];
   const args = [...entry, 'davis', '--davis', data, '--year', '2017', '--checkpoint', weights, '--backend', backend, '--out', out];
   if (backend === 'wasm') args.push('--threads', String(t));
-  const flags = process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd');
-  return timed(process.execPath, [...flags, ...args], { TF_NUM_INTRAOP_THREADS: String(t), TF_NUM_INTEROP_THREADS: '1', TF_CPP_MIN_LOG_LEVEL: '2' });
+  return timed(process.execPath, [...inheritedWasmFlags(), ...args], { TF_NUM_INTRAOP_THREADS: String(t), TF_NUM_INTEROP_THREADS: '1', TF_CPP_MIN_LOG_LEVEL: '2' });
 }
 
 /** Pixels where two result folders' masks differ, over all frames after the first. */

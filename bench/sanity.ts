@@ -56,6 +56,14 @@ const GENERIC_OPENBLAS_CORES = new Set(['prescott', 'katmai', 'coppermine', 'nor
  * as anyone runs it, so when the detected core is generic and the CPU has AVX-512 or AVX2+FMA the
  * matching core is set. A user's own OPENBLAS_CORETYPE is kept.
  */
+/**
+ * The V8 flags a bench passes on to its Node children: `node --experimental-wasm-relaxed-simd` on
+ * Node 20 gives them our kernels' relaxed-SIMD build (Node 22+ has it without the flag).
+ */
+export function inheritedWasmFlags(): string[] {
+  return process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd');
+}
+
 export function openblasEnv(python: string, flags: string[]): { env: Record<string, string>; core: string } {
   if (process.env.OPENBLAS_CORETYPE) return { env: {}, core: `${process.env.OPENBLAS_CORETYPE} (OPENBLAS_CORETYPE)` };
   const r = spawnSync(python, ['-c', 'import torch; torch.ones(2, 2) @ torch.ones(2, 2)'], { encoding: 'utf8', env: { ...process.env, OPENBLAS_VERBOSE: '2' } });

@@ -53,7 +53,7 @@ import { fileURLToPath } from 'node:url';
 import { selfpatchStepFlops, vitForwardMacs, VIT_DIMS } from './flops.js';
 import { median } from './stats.js';
 import { runProc, twinCheck, type Json } from './twin.js';
-import { hostDescription, openblasEnv, roundsCheck, threadsCheck } from './sanity.js';
+import { hostDescription, inheritedWasmFlags, openblasEnv, roundsCheck, threadsCheck } from './sanity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -95,20 +95,13 @@ function availableBackends(): string[] {
 }
 const backends = availableBackends();
 
-/** The build of our SIMD kernels the wasm children ran (simd or relaxed-simd). */
-let wasmKernels = '';
-
-const tfjs = (backend: string, threads: number, args: string[]): Json => {
-  // On Node 20, `node --experimental-wasm-relaxed-simd bench/suite.ts` gives the children relaxed SIMD (Node 22+ has it).
-  const r = runProc(process.execPath, [...process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd'), '--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args], {
+const tfjs = (backend: string, threads: number, args: string[]): Json =>
+  runProc(process.execPath, [...inheritedWasmFlags(), '--stack-trace-limit=5', '--conditions=source', '--import', 'tsx', join(here, 'suite-child.ts'), String(threads), ...args], {
     BENCH_BACKEND: backend,
     TF_NUM_INTRAOP_THREADS: String(threads),
     TF_NUM_INTEROP_THREADS: '1',
     TF_CPP_MIN_LOG_LEVEL: '2',
   });
-  if (typeof r.kernels === 'string') wasmKernels = r.kernels;
-  return r;
-};
 const officialDir = process.env.SELFPATCH_OFFICIAL_DIR;
 const host = hostDescription();
 const openblas = openblasEnv(python, host.flags);
@@ -301,6 +294,9 @@ function tensorflowSummary(): string[] {
   return [...lines, ''];
 }
 
+/** The build of our SIMD kernels the wasm children reported (simd or relaxed-simd). */
+const wasmKernels = [...samples.values()].flat().map((s) => s.wasm?.kernels).find((v): v is string => typeof v === 'string') ?? '';
+
 const md = [
   `# selfpatch-ts performance suite (${new Date().toISOString().slice(0, 10)})`,
   '',
@@ -335,7 +331,7 @@ console.log(md);
 // Per host: the same machine kind has changed CPU between sessions; results never mix hosts.
 // A subset run keeps its own file, so it never replaces the full table.
 const name = quick ? 'latest-quick' : process.env.BENCH_CASES ? `latest-${caseFilter.join('-')}` : 'latest';
-const json = JSON.stringify({ date: new Date().toISOString(), host, openblas_core: openblas.core, backends, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, stepsTensorflow: stepsOf("tensorflow"), fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2);
+const json = JSON.stringify({ date: new Date().toISOString(), host, openblas_core: openblas.core, backends, wasm_kernels: wasmKernels || null, rounds, threads: threadList, config: { stepBatch, stepLocal, stepMicro, steps, stepsTensorflow: stepsOf("tensorflow"), fwdBatch, outDim, patchOutDim }, twin_check: check, rows, targets }, null, 2);
 for (const outDir of [join(here, 'results'), join(here, 'results', 'hosts', host.slug)]) {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `${name}.json`), json);

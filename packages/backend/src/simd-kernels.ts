@@ -464,6 +464,17 @@ export function layerNormGradSimd(
 /** Output features per panel of a packed weight (csrc/linear.c). */
 const PANEL = 8;
 
+/** The tile's bias: `bias`, or zeros (the tile always adds one). runInModule zero-pads it to 16 floats, so the last panel's 8 lanes are in bounds. */
+const tileBias = (bias: Float32Array | null, n: number): Float32Array => bias ?? new Float32Array(n);
+
+/**
+ * csrc/linear.c's tile over module pointers: `y [m, n] = x [m, k] · packed panels + bias`, split
+ * by panels. Threads only for large products: a hand-off costs about as much as an 8-row product.
+ */
+function runTile(ptrs: { x: number; bp: number; bias: number; y: number }, m: number, n: number, k: number): void {
+  runSplit('linear_fwd', Math.ceil(n / PANEL), m * n * k >= 1 << 25, (p0, count) => ({ ...ptrs, m, n, k, p0, p1: p0 + count }));
+}
+
 /** Floats of `weight [n, k]` in csrc/linear.c's packed layout. */
 function packedLength(n: number, k: number): number {
   return Math.ceil(n / PANEL) * PANEL * k;
@@ -500,16 +511,13 @@ export function linearSimd(
 ): void {
   const { m, n, k } = dims;
   expectLengths('linear', { x: [x, m * k], weight: [weight, n * k], y: [y, m * n], bias: [bias, n] });
-  const panels = Math.ceil(n / PANEL);
   const memory = kernelModule().memory;
   const kept = keep ? residentWeight(memory, keep.key, packedLength(n, k), keep.alive, (dst) => packLinearWeightSimd(weight, n, k, dst)) : null;
-  // Zero-padded to 16 floats by runInModule, so the last panel's 8 bias lanes are in bounds.
-  const b = bias ?? new Float32Array(n);
+  const b = tileBias(bias, n);
   const inputs = kept === null ? [x, b, packLinearWeightSimd(weight, n, k)] : [x, b];
   runInModule(inputs, [{ out: y }], (ptrs) => {
     const [px, pb, py, pw] = kept === null ? [ptrs[0], ptrs[1], ptrs[3], ptrs[2]] : [ptrs[0], ptrs[1], ptrs[2], kept];
-    // Threads only for large products: a hand-off costs about as much as an 8-row product.
-    runSplit('linear_fwd', panels, m * n * k >= 1 << 25, (p0, count) => ({ x: px as number, bp: pw as number, bias: pb as number, y: py as number, m, n, k, p0, p1: p0 + count }));
+    runTile({ x: px as number, bp: pw as number, bias: pb as number, y: py as number }, m, n, k);
   });
 }
 
@@ -538,15 +546,12 @@ export function matMulSimd(a: Float32Array, b: Float32Array, bias: Float32Array 
   const { m, k, n } = dims;
   matMulCalls++;
   expectLengths('matMul', { a: [a, m * k], b: [b, k * n], c: [c, m * n], bias: [bias, n] });
-  const panels = Math.ceil(n / PANEL);
-  // Zero-padded to 16 floats by runInModule, so the last panel's 8 bias lanes are in bounds.
-  const bb = bias ?? new Float32Array(n);
   runInModule(
-    [a, b, bb],
+    [a, b, tileBias(bias, n)],
     [{ out: c }],
     ([pa, pb, pbias, pc, packed]) => {
       runSplit('pack_cols', 1, false, () => ({ b: pb as number, bp: packed as number, k, n }));
-      runSplit('linear_fwd', panels, m * n * k >= 1 << 25, (p0, count) => ({ x: pa as number, bp: packed as number, bias: pbias as number, y: pc as number, m, n, k, p0, p1: p0 + count }));
+      runTile({ x: pa as number, bp: packed as number, bias: pbias as number, y: pc as number }, m, n, k);
     },
     packedLength(n, k),
   );
