@@ -22,6 +22,9 @@
  * - `SelfPatchInferenceLinear`: `x Wᵀ + b` in eval mode off the tape, on a weight packed once into
  *   panels of 8 output features and kept in the module (csrc/linear.c, resident-weights.ts); 15-25%
  *   more GFLOP/s than XNNPACK through tfjs on ViT shapes, the bias added for free.
+ * - `SelfPatchNeighborhoodPropagation`: DAVIS label propagation from the dot products inside each
+ *   query's neighbourhood window only (csrc/propagation.c), instead of the dense masked affinity
+ *   (20 M entries at 480p with 8 contexts) and its ~10 full passes.
  * - `SelfPatchEma`: the momentum teacher's `t·m + s·(1 − m)` in one pass instead of three kernels.
  * - `SelfPatchAdamW`: one AdamW update of a parameter, its two moments in one pass instead of ~12
  *   kernels (the optimizer walks ~150 tensors, 33 M values, for ViT-Ti with the DINO heads).
@@ -53,6 +56,7 @@ import {
   LAYER_NORM_KERNEL,
   INFERENCE_LINEAR_KERNEL,
   ATTENTION_QKV_KERNEL,
+  NEIGHBORHOOD_PROPAGATION_KERNEL,
   SCALED_SOFTMAX_KERNEL,
   SOFTMAX_GRAD_KERNEL,
   type AdamWScalars,
@@ -707,6 +711,83 @@ function attentionQkvKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorIn
   return out;
 }
 
+/** Shapes and settings of one {@link neighborhoodPropagationSimd} call. */
+export interface NeighborhoodPropagationDims {
+  /** Feature grid (hw = h·w patches per frame). */
+  h: number;
+  w: number;
+  /** Context frames n. */
+  contexts: number;
+  /** Feature width C. */
+  c: number;
+  /** Mask classes K. */
+  classes: number;
+  /** Window radius in grid cells; 0: the whole grid. */
+  radius: number;
+  topk: number;
+  temperature: number;
+}
+
+/** Most bytes one propagation call may take in the kernel module (sources twice, packed and not). */
+const PROPAGATION_MODULE_BYTES = 768 * 2 ** 20;
+
+/**
+ * `out [K, hw]` = the soft mask label propagation gives the target: `t [hw, C]` and `fs [C, n·hw]`
+ * L2-normalised, `segs [K, n·hw]` (contexts side by side, in the same order as fs's columns).
+ * Sources are packed per grid row into panels of 8 (csrc/propagation.c, pack_grid_panels), then
+ * each block of 4 queries takes the dot products of its window only; threads take grid rows.
+ */
+export function neighborhoodPropagationSimd(t: Float32Array, fs: Float32Array, segs: Float32Array, out: Float32Array, dims: NeighborhoodPropagationDims): void {
+  const { h, w, contexts: n, c, classes: k, topk, temperature } = dims;
+  const hw = h * w;
+  expectLengths('neighborhood propagation', { target: [t, hw * c], sources: [fs, c * n * hw], segs: [segs, k * n * hw], out: [out, k * hw] });
+  if (!(Number.isInteger(topk) && topk >= 1 && topk <= n * hw)) throw new ConfigError('topk', `must be in 1..${n * hw}, got ${topk}`);
+  // The window of a radius beyond the grid is the grid: the same as no restriction.
+  const r = dims.radius > 0 ? Math.min(dims.radius, Math.max(h, w)) : Math.max(h, w);
+  const panels = Math.ceil(w / PANEL);
+  const packed = padded(n * h * panels * PANEL * c);
+  const perQuery = n * Math.min(h, 2 * r + 1) * PANEL * Math.min(panels, Math.floor((2 * r + 3) / PANEL) + 2);
+  const scratch = padded(4 * c + (4 * Math.ceil(w / 4) + 2) * perQuery + topk);
+  const threads = Math.min(simdKernelThreads(), h);
+  const bytes = (t.length + 2 * fs.length + segs.length + out.length + threads * scratch) * 4;
+  if (bytes > PROPAGATION_MODULE_BYTES) {
+    throw new ShapeError(`neighborhood propagation: ${n} contexts of a ${h}x${w} grid with C = ${c} need ${(bytes / 2 ** 20).toFixed(0)} MB of kernel memory (at most ${PROPAGATION_MODULE_BYTES / 2 ** 20})`);
+  }
+  runInModule(
+    [t, fs, segs],
+    [{ out }],
+    ([pt, pfs, psegs, pout, at]) => {
+      const fsp = at as number;
+      runSplit('pack_grid_panels', n * h, true, (u0, count) => ({ fs: pfs as number, fsp, c, ctx: n, h, w, u0, u1: u0 + count }));
+      const own = fsp + packed * 4;
+      runSplit('neighborhood_propagate', h, true, (r0, count, part) => ({
+        t: pt as number, fsp, segs: psegs as number, out: pout as number, scratch: own + part * scratch * 4,
+        h, w, ctx: n, c, k_cls: k, radius: r, topk, tau: temperature, r0, r1: r0 + count,
+      }));
+    },
+    packed + threads * scratch,
+  );
+}
+
+function neighborhoodPropagationKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
+  const { target, sources, segs } = inputs as { target: tf.TensorInfo; sources: tf.TensorInfo; segs: tf.TensorInfo };
+  const { h, w, radius, topk, temperature } = attrs as unknown as { h: number; w: number; radius: number; topk: number; temperature: number };
+  const hw = h * w;
+  const [rows, c] = target.shape as [number, number];
+  const n = (sources.shape[1] as number) / hw;
+  const k = segs.shape[0] as number;
+  if (target.shape.length !== 2 || rows !== hw || sources.shape.length !== 2 || sources.shape[0] !== c || !Number.isInteger(n) || n < 1 || segs.shape.length !== 2 || segs.shape[1] !== n * hw) {
+    throw new ShapeError(
+      `${NEIGHBORHOOD_PROPAGATION_KERNEL}: expected target [${hw}, C], sources [C, n·${hw}] and segs [K, n·${hw}] for a ${h}x${w} grid, got [${target.shape.join(',')}], [${sources.shape.join(',')}], [${segs.shape.join(',')}]`,
+    );
+  }
+  const be = backend as WasmBackendLike;
+  const out = be.makeOutput([k, hw], 'float32');
+  const v = (x: tf.TensorInfo) => be.typedArrayFromHeap(x);
+  neighborhoodPropagationSimd(v(target), v(sources), v(segs), v(out), { h, w, contexts: n, c, classes: k, radius, topk, temperature });
+  return out;
+}
+
 function attentionKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const { q, k, v, bias } = inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo; bias?: tf.TensorInfo };
   const dims = attentionDims(q, k, v, bias ? (bias.shape[0] as number) : 0, attrs);
@@ -770,6 +851,7 @@ const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]>
   [ATTENTION_GRAD_KERNEL, attentionGradKernel],
   [INFERENCE_LINEAR_KERNEL, inferenceLinearKernel],
   [ATTENTION_QKV_KERNEL, attentionQkvKernel],
+  [NEIGHBORHOOD_PROPAGATION_KERNEL, neighborhoodPropagationKernel],
 ];
 
 /** Registers the fused kernels (new kernel names) for 'wasm' (idempotent; `installWasmKernels` calls it). */

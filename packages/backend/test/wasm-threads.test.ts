@@ -61,7 +61,13 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const ab = tf.reshape(tf.slice(big, 5000, 2 * 37 * 29), [2, 37, 29]);',
     'const db = tf.grad((b) => tf.sum(tf.mul(attentionWithBias(six(aq), six(ak), six(av), b, 0.3), tf.reshape(tf.sin(tf.range(0, 6 * 37 * 20)), [6, 37, 20]))))(ab);',
     'const atb = attentionWithBias(six(aq), six(ak), six(av), ab, 0.3);',
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db) }));',
+    // Label propagation over a 24×40 grid with 3 contexts, split by query grid rows: long enough
+    // (tens of ms a thread) that the threads overlap, as they must for a shared-stack race to show.
+    'const pt = tf.mul(tf.reshape(tf.slice(big, 7000, 960 * 48), [960, 48]), 0.05);',
+    'const ps = tf.mul(tf.reshape(tf.slice(big, 60000, 48 * 2880), [48, 2880]), 0.05);',
+    'const pg = tf.abs(tf.reshape(tf.slice(big, 0, 3 * 2880), [3, 2880]));',
+    "const pm = tf.engine().runKernel('SelfPatchNeighborhoodPropagation', { target: pt, sources: ps, segs: pg }, { h: 24, w: 40, radius: 6, topk: 5, temperature: 0.1 });",
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db), pm: sum(pm) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -81,7 +87,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
   assert.ok(Math.abs(r1.yl - r1.y) <= 1e-5 * Math.abs(r1.y), `packed ${r1.yl} vs ${r1.y}`);
-  for (const k of ['yl', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb']) {
+  for (const k of ['yl', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb', 'pm']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

@@ -53,42 +53,45 @@ export function cvResizeLinear(img: RGBImage, outW: number, outH: number): RGBIm
   const { width: w, height: h, data } = img;
   const X = axis(w, outW);
   const Y = axis(h, outH);
-  // Horizontal pass for every source row (values scaled by 2048).
-  const rows = new Int32Array(h * outW * 3);
+  const n = outW * 3;
+  // Horizontal pass for every source row (values scaled by 2048). Integer arithmetic throughout:
+  // every intermediate fits in int32, so `>>` is the floor division OpenCV's shifts are.
+  const rows = new Int32Array(h * n);
   for (let y = 0; y < h; y++) {
+    const src = y * w * 3;
+    const dst = y * n;
     for (let dx = 0; dx < outW; dx++) {
-      const s = X.ofs[dx] as number;
-      const s1 = Math.min(s + 1, w - 1);
+      const s0 = src + (X.ofs[dx] as number) * 3;
+      const s1 = src + Math.min((X.ofs[dx] as number) + 1, w - 1) * 3;
       const a0 = X.w0[dx] as number;
       const a1 = X.w1[dx] as number;
-      for (let c = 0; c < 3; c++) {
-        rows[(y * outW + dx) * 3 + c] = (data[(y * w + s) * 3 + c] as number) * a0 + (data[(y * w + s1) * 3 + c] as number) * a1;
-      }
+      const o = dst + dx * 3;
+      rows[o] = (data[s0] as number) * a0 + (data[s1] as number) * a1;
+      rows[o + 1] = (data[s0 + 1] as number) * a0 + (data[s1 + 1] as number) * a1;
+      rows[o + 2] = (data[s0 + 2] as number) * a0 + (data[s1 + 2] as number) * a1;
     }
   }
   const out = createImage(outW, outH);
+  const od = out.data;
+  // OpenCV's SIMD vertical pass (x86): inputs pre-shifted by 4 and packed to int16, high-half
+  // 16-bit products, +2 and >>2, applied to whole vectors of 16 values; the tail uses the scalar
+  // formula (22-bit rounding). The two differ by ±1 on some values, so both are kept.
+  const simdEnd = n - (n % 16);
   for (let dy = 0; dy < outH; dy++) {
-    const sy = Y.ofs[dy] as number;
-    const r0 = sy;
-    const r1 = Math.min(sy + 1, h - 1);
+    const r0 = (Y.ofs[dy] as number) * n;
+    const r1 = Math.min((Y.ofs[dy] as number) + 1, h - 1) * n;
     const b0 = Y.w0[dy] as number;
     const b1 = Y.w1[dy] as number;
-    const n = outW * 3;
-    // OpenCV's SIMD vertical pass (x86): inputs pre-shifted by 4 and packed to int16, high-half
-    // 16-bit products, +2 and >>2 — applied to whole vectors of 16 values; the tail uses the
-    // scalar formula (22-bit rounding). The two differ by ±1 on some values, so both are kept.
-    const simdEnd = n - (n % 16);
-    for (let i = 0; i < n; i++) {
-      const a = rows[r0 * n + i] as number;
-      const b = rows[r1 * n + i] as number;
-      let v: number;
-      if (i < simdEnd) {
-        const hi = (x: number, k: number) => Math.floor((sat16(x >> 4) * k) / 65536);
-        v = sat16(sat16(hi(a, b0) + hi(b, b1)) + 2) >> 2;
-      } else {
-        v = Math.floor((a * b0 + b * b1 + 2097152) / 4194304);
-      }
-      out.data[dy * n + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    const o = dy * n;
+    for (let i = 0; i < simdEnd; i++) {
+      const a = sat16((rows[r0 + i] as number) >> 4);
+      const b = sat16((rows[r1 + i] as number) >> 4);
+      const v = sat16(sat16(((a * b0) >> 16) + ((b * b1) >> 16)) + 2) >> 2;
+      od[o + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    for (let i = simdEnd; i < n; i++) {
+      const v = Math.floor(((rows[r0 + i] as number) * b0 + (rows[r1 + i] as number) * b1 + 2097152) / 4194304);
+      od[o + i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
   return out;

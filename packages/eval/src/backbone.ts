@@ -12,7 +12,7 @@
  * path (docs/selfpatch.md §2); else the class token (DINO layout) or the mean of the patch tokens.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointFormatError, imageFeature, type Backbone, type Module, type RawTensor } from '@selfpatch/nn';
+import { CheckpointFormatError, imageFeature, withoutInit, type Backbone, type Module, type RawTensor } from '@selfpatch/nn';
 import { parseCheckpoint, selectStateDict } from '@selfpatch/checkpoint';
 import { inferVitConfig, VisionTransformer, vitStateDictFrom, type VitConfig } from '@selfpatch/vit';
 import { isSwinStateDict, swinFromStateDict, swinStateDictFrom, type SwinConfig } from '@selfpatch/swin';
@@ -147,7 +147,8 @@ export function loadBackbone(bytes: Uint8Array, source: string, options: LoadBac
   }
   const sd = vitStateDictFrom(parsed, { which: options.which, source });
   const config = inferVitConfig(sd, options.numHeads ? { numHeads: options.numHeads } : {}, source);
-  const vit = new VisionTransformer(config);
+  // Every backbone parameter is loaded below (a missing one is an error), so none is drawn.
+  const vit = withoutInit(() => new VisionTransformer(config));
   // Non-strict like the official load_pretrained_weights: heads and ca_head are ignored.
   const res = vit.loadStateDict(sd, { strict: false, context: source });
   if (res.missing.length) throw new CheckpointFormatError(source, `ViT weights incomplete: missing ${res.missing.slice(0, 5).join(', ')}`);

@@ -68,7 +68,12 @@ export function boundaryRadius(h: number, w: number, boundTh = 0.008): number {
 /** `db_eval_boundary` / `f_measure` for one frame. */
 export function boundaryF(gt: Mask, pred: Mask, h: number, w: number, options: { boundTh?: number; voidMask?: Mask | null } = {}): number {
   const v = options.voidMask;
-  const strip = (m: Mask) => Uint8Array.from({ length: h * w }, (_, i) => (m[i] !== 0 && !(v && v[i]) ? 1 : 0));
+  const strip = (m: Mask): Uint8Array => {
+    // A plain loop: Uint8Array.from with a map callback took ~1 s per DAVIS-sized sequence.
+    const out = new Uint8Array(h * w);
+    for (let i = 0; i < h * w; i++) out[i] = m[i] !== 0 && !(v && v[i]) ? 1 : 0;
+    return out;
+  };
   const r = boundaryRadius(h, w, options.boundTh ?? 0.008);
   const bp = seg2bmap(strip(pred), h, w);
   const bg = seg2bmap(strip(gt), h, w);

@@ -38,6 +38,13 @@ export function maxObjectId(m: Labels): number {
   return max;
 }
 
+/** 1 where the label is object `o` (a plain loop: `Uint8Array.from` with a map callback is ~10× slower). */
+function objectMask(labels: ArrayLike<number>, o: number): Uint8Array {
+  const m = new Uint8Array(labels.length);
+  for (let i = 0; i < labels.length; i++) m[i] = labels[i] === o ? 1 : 0;
+  return m;
+}
+
 /**
  * Per-object scores of one sequence.
  *
@@ -61,8 +68,8 @@ export function scoreSequence(name: string, gt: Labels[], preds: Labels[]): Obje
     preds.forEach((p, i) => {
       const g = gt[i + 1] as Labels;
       if (p.width !== g.width || p.height !== g.height) throw new ConfigError('predictions', `${name} frame ${i + 1}: prediction ${p.width}x${p.height}, ground truth ${g.width}x${g.height}`);
-      const gm = Uint8Array.from(g.labels, (v) => (v === o ? 1 : 0));
-      const pm = Uint8Array.from(p.labels, (v) => (v === o ? 1 : 0));
+      const gm = objectMask(g.labels, o);
+      const pm = objectMask(p.labels, o);
       jFrames.push(jaccard(gm, pm));
       fFrames.push(boundaryF(gm, pm, g.height, g.width));
     });

@@ -3,7 +3,7 @@
  * propagation and its video loop, J&F, weighted k-NN, attention and PCA visualisations. Pure tfjs
  * (runs in browsers); file-based runners and the CLI live in `@selfpatch/eval/node`.
  */
-export { labelPropagation, neighborhoodMask, upsampleBilinear, normMask, argmaxLabels, type PropagationOptions, type PropagationResult } from './label-propagation.js';
+export { labelPropagation, propagateMask, neighborhoodMask, upsampleBilinear, normMask, argmaxLabels, type PropagationOptions, type PropagationResult } from './label-propagation.js';
 export { jaccard, seg2bmap, boundaryF, boundaryRadius, dbStatistics, type Mask, type Statistics } from './davis-metrics.js';
 export { VideoPropagator, oneHotLabels, resizeLabelsNearest, nearestIndex, type VideoPropagationOptions } from './video-propagator.js';
 export { knnClassify, knnClassifyMany, type KnnOptions, type KnnResult } from './knn.js';

@@ -12,7 +12,8 @@
  * `norm_mask`, argmax.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, l2normalize, matmul2d, ShapeError } from '@selfpatch/nn';
+import { ConfigError, hasFusedKernel, l2normalize, matmul2d, ShapeError } from '@selfpatch/nn';
+import { NEIGHBORHOOD_PROPAGATION_KERNEL } from '@selfpatch/nn/kernels';
 
 /** `restrict_neighborhood(h, w)`: `[hw, hw]`, 1 where |Δrow| ≤ R and |Δcol| ≤ R. */
 export function neighborhoodMask(h: number, w: number, radius: number): Float32Array {
@@ -66,18 +67,9 @@ export interface PropagationResult {
  * ```
  */
 export function labelPropagation(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): PropagationResult {
-  const { h, w } = o;
-  const n = h * w;
-  const radius = o.radius ?? 12;
-  const topk = o.topk ?? 5;
-  const tau = o.temperature ?? 0.1;
-  if (sources.length === 0 || sources.length !== segs.length) throw new ShapeError(`${sources.length} context features vs ${segs.length} context masks`);
-  if (target.shape[0] !== n) throw new ShapeError(`target has ${target.shape[0]} patches, grid ${h}x${w} has ${n}`);
-  if (!(topk >= 1 && topk <= sources.length * n)) throw new ConfigError('topk', `must be in 1..${sources.length * n}, got ${topk}`);
+  const { h, w, n, radius, topk, tau } = settings(target, sources, segs, o);
   return tf.tidy(() => {
-    const ft = l2normalize(target) as tf.Tensor2D; // [hw, C]
-    // Sources normalised along the feature axis (their dim 0), then side by side: [C, n·hw].
-    const fs = tf.concat(sources.map((s) => tf.transpose(l2normalize(tf.transpose(s)))), 1);
+    const { ft, fs } = normalizedOperands(target, sources);
     let aff = tf.exp(tf.div(matmul2d(ft, fs), tau)); // [hw queries, n·hw sources]
     if (radius > 0) {
       // Broadcast over the contexts instead of tiling the mask (wasm's Tile is a slow copy loop).
@@ -91,11 +83,77 @@ export function labelPropagation(target: tf.Tensor2D, sources: tf.Tensor2D[], se
     const kept = tf.mul(aff, tf.minimum(tf.add(tf.sign(tf.sub(aff, kth)), 1), 1));
     const normed = tf.div(kept, tf.sum(kept, 1, true));
     const affT = tf.transpose(normed) as tf.Tensor2D; // [n·hw sources, hw queries]
-    const k = (segs[0] as tf.Tensor3D).shape[0];
-    const s = tf.concat(segs.map((sg) => tf.reshape(sg, [k, n])), 1); // [K, n·hw], context-major
-    const seg = tf.reshape(matmul2d(s, affT), [k, h, w]) as tf.Tensor3D;
+    const seg = tf.reshape(matmul2d(contextMasks(segs, n), affT), [segs[0]?.shape[0] ?? 0, h, w]) as tf.Tensor3D;
     return { seg, aff: affT };
   });
+}
+
+/** Largest top-k the fused kernel takes (it keeps the k best values per query in a sorted list). */
+const FUSED_TOPK_MAX = 64;
+
+/**
+ * The propagated soft mask alone: {@link labelPropagation}'s `seg`, without the dense affinity.
+ * Where the backend registers the fused kernel (wasm, with `@selfpatch/backend`), only the dot
+ * products inside each query's window are computed: the sources the mask can keep (about 30% of
+ * them at radius 12 on a 30×52 grid) and no `[n·hw, hw]` intermediate; elsewhere it runs
+ * {@link labelPropagation}. The kept sources are the same either way; the sums that follow may
+ * differ in the last bits.
+ *
+ * @param target `[hw, C]` target-frame features (rows = patches, row-major grid)
+ * @param sources per context frame `[C, hw]`
+ * @param segs per context frame `[K, h, w]`
+ * @example
+ * ```ts
+ * const seg = propagateMask(featT, [feat1T, ...queueFeats], [mask1, ...queueMasks], { h: 30, w: 52 }); // [K, 30, 52]
+ * ```
+ */
+export function propagateMask(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): tf.Tensor3D {
+  const { h, w, n, radius, topk, tau } = settings(target, sources, segs, o);
+  const inputs = [target, ...sources, ...segs];
+  if (topk > FUSED_TOPK_MAX || !hasFusedKernel(NEIGHBORHOOD_PROPAGATION_KERNEL) || inputs.some((x) => x.dtype !== 'float32')) {
+    const { seg, aff } = labelPropagation(target, sources, segs, o);
+    aff.dispose();
+    return seg;
+  }
+  return tf.tidy(() => {
+    const { ft, fs } = normalizedOperands(target, sources);
+    const attrs = { h, w, radius, topk, temperature: tau };
+    const out = tf.engine().runKernel(NEIGHBORHOOD_PROPAGATION_KERNEL, { target: ft, sources: fs, segs: contextMasks(segs, n) }, attrs) as tf.Tensor2D;
+    return tf.reshape(out, [out.shape[0], h, w]) as tf.Tensor3D;
+  });
+}
+
+/** Options with their defaults, after checking the inputs agree with them. */
+function settings(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): { h: number; w: number; n: number; radius: number; topk: number; tau: number } {
+  const { h, w } = o;
+  const n = h * w;
+  const radius = o.radius ?? 12;
+  const topk = o.topk ?? 5;
+  const tau = o.temperature ?? 0.1;
+  if (sources.length === 0 || sources.length !== segs.length) throw new ShapeError(`${sources.length} context features vs ${segs.length} context masks`);
+  if (target.shape[0] !== n) throw new ShapeError(`target has ${target.shape[0]} patches, grid ${h}x${w} has ${n}`);
+  sources.forEach((s, i) => {
+    if (s.shape[0] !== target.shape[1] || s.shape[1] !== n) throw new ShapeError(`context ${i} features are [${s.shape.join(',')}], expected [${target.shape[1]}, ${n}]`);
+  });
+  segs.forEach((s, i) => {
+    if (s.shape[0] !== segs[0]?.shape[0] || s.shape[1] !== h || s.shape[2] !== w) throw new ShapeError(`context ${i} mask is [${s.shape.join(',')}], expected [${segs[0]?.shape[0]}, ${h}, ${w}]`);
+  });
+  if (!(topk >= 1 && topk <= sources.length * n)) throw new ConfigError('topk', `must be in 1..${sources.length * n}, got ${topk}`);
+  return { h, w, n, radius, topk, tau };
+}
+
+/** `F.normalize(·, dim=1)` of the target `[hw, C]` and of the sources, side by side as `[C, n·hw]`. */
+function normalizedOperands(target: tf.Tensor2D, sources: tf.Tensor2D[]): { ft: tf.Tensor2D; fs: tf.Tensor2D } {
+  const ft = l2normalize(target) as tf.Tensor2D;
+  // Sources normalised along the feature axis (their dim 0).
+  const fs = tf.concat(sources.map((s) => tf.transpose(l2normalize(tf.transpose(s)))), 1) as tf.Tensor2D;
+  return { ft, fs };
+}
+
+/** The context masks `[K, n·hw]`, context-major (the sources' column order). */
+function contextMasks(segs: tf.Tensor3D[], hw: number): tf.Tensor2D {
+  const k = (segs[0] as tf.Tensor3D).shape[0];
+  return tf.concat(segs.map((sg) => tf.reshape(sg, [k, hw])), 1) as tf.Tensor2D;
 }
 
 /** `[out, in]` weights of torch's bilinear resize (align_corners=False, given scale factor). */

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '@selfpatch/nn';
-import { argmaxLabels, labelPropagation, normMask, upsampleBilinear } from './label-propagation.js';
+import { argmaxLabels, normMask, propagateMask, upsampleBilinear } from './label-propagation.js';
 
 export interface VideoPropagationOptions {
   /** Backbone stride (patch size; 32 for a Swin last stage). */
@@ -85,7 +85,7 @@ export class VideoPropagator {
     if (!Number.isInteger(this.o.nLastFrames) || this.o.nLastFrames < 0) throw new ConfigError('n_last_frames', `must be a non-negative integer, got ${this.o.nLastFrames}`);
     if (firstFeats.shape[0] !== grid.h * grid.w) throw new ShapeError(`first-frame features have ${firstFeats.shape[0]} rows, grid ${grid.h}x${grid.w}`);
     if (firstSeg.shape[1] !== grid.h || firstSeg.shape[2] !== grid.w) throw new ShapeError(`first mask is ${firstSeg.shape.slice(1).join('x')}, grid ${grid.h}x${grid.w}`);
-    // Contexts are stored `[C, h·w]`, the layout labelPropagation takes its sources in.
+    // Contexts are stored `[C, h·w]`, the layout propagateMask takes its sources in.
     this.first = { feats: tf.keep(tf.transpose(firstFeats)), seg: tf.keep(firstSeg.clone()) };
   }
 
@@ -97,13 +97,12 @@ export class VideoPropagator {
   /** Propagates to the next frame's features `[h·w, C]`; returns `[hP, wP]` int32 labels (caller disposes). */
   step(feats: tf.Tensor2D): tf.Tensor2D {
     const ctx = [this.first, ...this.queue];
-    const { seg, aff } = labelPropagation(
+    const seg = propagateMask(
       feats,
       ctx.map((c) => c.feats),
       ctx.map((c) => c.seg),
       { h: this.grid.h, w: this.grid.w, radius: this.o.radius, topk: this.o.topk, temperature: this.o.temperature },
     );
-    aff.dispose();
     if (this.o.nLastFrames > 0) {
       if (this.queue.length === this.o.nLastFrames) {
         const old = this.queue.shift();

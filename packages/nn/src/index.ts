@@ -9,7 +9,7 @@ import '#register-gradients';
 export * from './errors.js';
 export { Rng, type RngState } from './rng.js';
 export { globalRng, manualSeed } from './rng-default.js';
-export { erfinv, truncNormal, uniformInit, defaultLinearInit, type TruncNormalOptions } from './init.js';
+export { erfinv, truncNormal, uniformInit, defaultLinearInit, withoutInit, type TruncNormalOptions } from './init.js';
 export { imageFeature, type Backbone, type BackboneFeatures } from './backbone.js';
 export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { matmul2d, linear, transposeFlagsFree } from './ops/matmul.js';

@@ -50,6 +50,16 @@ export const INFERENCE_LINEAR_KERNEL = 'SelfPatchInferenceLinear';
  */
 export const ATTENTION_QKV_KERNEL = 'SelfPatchAttentionQkv';
 
+/**
+ * `{ target, sources, segs }`: `target [hw, C]` and `sources [C, n·hw]` (n context frames side by
+ * side), both already L2-normalised along C, and `segs [K, n·hw]` the context masks in the same
+ * column order; attrs `h`, `w` (the grid, hw = h·w), `radius` (0: no spatial restriction), `topk`,
+ * `temperature` → `[K, hw]`, the target's propagated soft mask: DAVIS label propagation
+ * (`eval_video_segmentation.py`'s `label_propagation`) with the same kept sources, without the
+ * dense `[n·hw, hw]` affinity.
+ */
+export const NEIGHBORHOOD_PROPAGATION_KERNEL = 'SelfPatchNeighborhoodPropagation';
+
 /** Every name of the contract, for backends that register or remove them all. */
 export const FUSED_KERNEL_NAMES: readonly string[] = [
   GELU_KERNEL,
@@ -64,6 +74,7 @@ export const FUSED_KERNEL_NAMES: readonly string[] = [
   ATTENTION_GRAD_KERNEL,
   INFERENCE_LINEAR_KERNEL,
   ATTENTION_QKV_KERNEL,
+  NEIGHBORHOOD_PROPAGATION_KERNEL,
 ];
 
 /** Scalars of one AdamW update (float32, as the composite computes them). */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useStock as use } from '@selfpatch/nn/testing';
-import { Rng, truncNormal, erfinv } from '../src/index.js';
+import { Rng, truncNormal, erfinv, uniformInit, withoutInit } from '../src/index.js';
 
 test('Rng is deterministic, resumable from its state, and forks independent streams', () => {
   const a = new Rng(42);
@@ -55,4 +55,20 @@ test('erfinv inverts erf; truncNormal has the right std and respects absolute bo
   let v2 = 0;
   for (const v of tight) v2 += v * v;
   assert.ok(Math.abs(v2 / tight.length - 0.0797) < 0.005);
+});
+
+test('withoutInit: initialisers return zeros without drawing inside, draw again after (also after a throw)', async () => {
+  await use('cpu');
+  const rng = new Rng(3);
+  const state = rng.getState();
+  const [t, u] = withoutInit(() => [truncNormal([4, 5], rng, { std: 0.02 }), uniformInit([7], rng, -1, 1)]);
+  assert.deepEqual(Array.from(t.dataSync()), new Array(20).fill(0));
+  assert.deepEqual(Array.from(u.dataSync()), new Array(7).fill(0));
+  assert.deepEqual(rng.getState(), state, 'no draws');
+  assert.throws(() => withoutInit(() => {
+    throw new Error('build failed');
+  }), /build failed/);
+  const drawn = truncNormal([50], rng, { std: 0.02 }).dataSync();
+  assert.ok(drawn.some((v) => v !== 0), 'drawing again after the scope');
+  assert.notDeepEqual(rng.getState(), state);
 });

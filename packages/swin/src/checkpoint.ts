@@ -4,7 +4,7 @@
  * `.pth` or safetensors. The architecture is read off the weights; the derived buffers
  * (`relative_position_index`, `attn_mask`) are rebuilt for the input size, not loaded.
  */
-import { CheckpointFormatError, ShapeError, type RawTensor } from '@selfpatch/nn';
+import { CheckpointFormatError, ShapeError, withoutInit, type RawTensor } from '@selfpatch/nn';
 import { parseCheckpoint, selectStateDict } from '@selfpatch/checkpoint';
 import { swinTiny, validateSwinConfig, type SwinConfig } from './config.js';
 import { SwinTransformer } from './swin-transformer.js';
@@ -49,7 +49,8 @@ export function inferSwinConfig(sd: Record<string, RawTensor>, overrides: Partia
 
 /** A Swin built from a backbone state dict (derived buffers rebuilt, classifier head ignored). */
 export function swinFromStateDict(sd: Record<string, RawTensor>, source = '<checkpoint>', config: Partial<SwinConfig> = {}): SwinTransformer {
-  const swin = new SwinTransformer(inferSwinConfig(sd, config, source));
+  // Every parameter is loaded below (a missing one is an error), so none is drawn.
+  const swin = withoutInit(() => new SwinTransformer(inferSwinConfig(sd, config, source)));
   const derived = (k: string) => k.endsWith('relative_position_index') || k.endsWith('attn_mask');
   const params = Object.fromEntries(Object.entries(sd).filter(([k]) => !derived(k)));
   const res = swin.loadStateDict(params, { strict: false, context: source });

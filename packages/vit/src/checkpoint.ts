@@ -7,6 +7,7 @@ import {
   ConfigError,
   CheckpointFormatError,
   rawStateDict,
+  withoutInit,
   type LoadStateDictResult,
   type RawTensor,
 } from '@selfpatch/nn';
@@ -94,7 +95,8 @@ export function vitFromCheckpoint(
 ): VisionTransformer {
   const source = options.source ?? '<checkpoint>';
   const sd = vitStateDictFrom(parseCheckpoint(bytes, source), options);
-  const vit = new VisionTransformer(inferVitConfig(sd, options.config, source), options.vit);
+  // A strict load replaces every parameter, so none is drawn.
+  const vit = withoutInit(() => new VisionTransformer(inferVitConfig(sd, options.config, source), options.vit));
   vit.loadStateDict(sd, { context: source });
   return vit;
 }
