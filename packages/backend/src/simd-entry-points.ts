@@ -21,7 +21,7 @@ export const ENTRY_POINTS = {
   attention_fwd: ['q', 'k', 'v', 'bias', 'out', 'p', 'keep_p', 'scratch', 'first', 'slices', 'groups', 'nq', 'nk', 'd', 'e', 'scale'],
   attention_bwd: ['q', 'k', 'v', 'p', 'dout', 'dq', 'dk', 'dv', 'scratch', 'first', 'slices', 'groups', 'nq', 'nk', 'd', 'e', 'scale'],
   attention_qkv_fwd: ['qkv', 'out', 'scratch', 'first', 'slices', 'heads', 'n', 'd', 'rows', 'scale'],
-  linear_fwd: ['x', 'bp', 'bias', 'y', 'm', 'n', 'k', 'p0', 'p1'],
+  linear_fwd: ['x', 'bp', 'bias', 'y', 'm', 'n', 'k', 'p0', 'p1', 'gelu'],
   pack_cols: ['b', 'bp', 'k', 'n'],
   pack_grid_panels: ['fs', 'fsp', 'c', 'ctx', 'h', 'w', 'u0', 'u1'],
   neighborhood_propagate: ['t', 'fsp', 'segs', 'out', 'scratch', 'h', 'w', 'ctx', 'c', 'k_cls', 'radius', 'topk', 'tau', 'r0', 'r1'],

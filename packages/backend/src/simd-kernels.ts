@@ -22,6 +22,9 @@
  * - `SelfPatchInferenceLinear`: `x Wᵀ + b` in eval mode off the tape, on a weight packed once into
  *   panels of 8 output features and kept in the module (csrc/linear.c, resident-weights.ts); 15-25%
  *   more GFLOP/s than XNNPACK through tfjs on ViT shapes, the bias added for free.
+ *   `SelfPatchInferenceLinearGelu` is the same product through exact GELU before the store: an
+ *   MLP's first layer and its activation in one pass (no GELU kernel, no copies of its input and
+ *   output in and out of the module).
  * - `SelfPatchNeighborhoodPropagation`: DAVIS label propagation from the dot products inside each
  *   query's neighbourhood window only (csrc/propagation.c), instead of the dense masked affinity
  *   (20 M entries at 480p with 8 contexts) and its ~10 full passes.
@@ -55,6 +58,7 @@ import {
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
   INFERENCE_LINEAR_KERNEL,
+  INFERENCE_LINEAR_GELU_KERNEL,
   ATTENTION_QKV_KERNEL,
   NEIGHBORHOOD_PROPAGATION_KERNEL,
   SCALED_SOFTMAX_KERNEL,
@@ -475,8 +479,8 @@ const tileBias = (bias: Float32Array | null, n: number): Float32Array => bias ??
  * csrc/linear.c's tile over module pointers: `y [m, n] = x [m, k] · packed panels + bias`, split
  * by panels. Threads only for large products: a hand-off costs about as much as an 8-row product.
  */
-function runTile(ptrs: { x: number; bp: number; bias: number; y: number }, m: number, n: number, k: number): void {
-  runSplit('linear_fwd', Math.ceil(n / PANEL), m * n * k >= 1 << 25, (p0, count) => ({ ...ptrs, m, n, k, p0, p1: p0 + count }));
+function runTile(ptrs: { x: number; bp: number; bias: number; y: number }, m: number, n: number, k: number, gelu = false): void {
+  runSplit('linear_fwd', Math.ceil(n / PANEL), m * n * k >= 1 << 25, (p0, count) => ({ ...ptrs, m, n, k, p0, p1: p0 + count, gelu: gelu ? 1 : 0 }));
 }
 
 /** Floats of `weight [n, k]` in csrc/linear.c's packed layout. */
@@ -501,19 +505,19 @@ export function packLinearWeightSimd(w: Float32Array, n: number, k: number, out:
 }
 
 /**
- * `y [m, n] = x [m, k] · Wᵀ + bias` (`weight [n, k]`; `bias` null adds nothing). With a `key`
- * (the weight's tfjs dataId) and `alive` (whether tfjs still holds it), the packed weight is kept
- * in the module between calls (resident-weights.ts).
+ * `y [m, n] = x [m, k] · Wᵀ + bias` (`weight [n, k]`; `bias` null adds nothing), through exact
+ * GELU when `dims.gelu`. With a `key` (the weight's tfjs dataId) and `alive` (whether tfjs still
+ * holds it), the packed weight is kept in the module between calls (resident-weights.ts).
  */
 export function linearSimd(
   x: Float32Array,
   weight: Float32Array,
   bias: Float32Array | null,
   y: Float32Array,
-  dims: { m: number; n: number; k: number },
+  dims: { m: number; n: number; k: number; gelu?: boolean },
   keep?: { key: object; alive: (key: object) => boolean },
 ): void {
-  const { m, n, k } = dims;
+  const { m, n, k, gelu = false } = dims;
   expectLengths('linear', { x: [x, m * k], weight: [weight, n * k], y: [y, m * n], bias: [bias, n] });
   const memory = kernelModule().memory;
   const kept = keep ? residentWeight(memory, keep.key, packedLength(n, k), keep.alive, (dst) => packLinearWeightSimd(weight, n, k, dst)) : null;
@@ -521,7 +525,7 @@ export function linearSimd(
   const inputs = kept === null ? [x, b, packLinearWeightSimd(weight, n, k)] : [x, b];
   runInModule(inputs, [{ out: y }], (ptrs) => {
     const [px, pb, py, pw] = kept === null ? [ptrs[0], ptrs[1], ptrs[3], ptrs[2]] : [ptrs[0], ptrs[1], ptrs[2], kept];
-    runTile({ x: px as number, bp: pw as number, bias: pb as number, y: py as number }, m, n, k);
+    runTile({ x: px as number, bp: pw as number, bias: pb as number, y: py as number }, m, n, k, gelu);
   });
 }
 
@@ -561,10 +565,12 @@ export function matMulSimd(a: Float32Array, b: Float32Array, bias: Float32Array 
   );
 }
 
-function inferenceLinearKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+/** `x Wᵀ + b` (INFERENCE_LINEAR_KERNEL), or `gelu(x Wᵀ + b)` (INFERENCE_LINEAR_GELU_KERNEL). */
+function inferenceLinearKernel({ inputs, backend }: KernelArgs, gelu = false): tf.TensorInfo {
   const { x, weight, bias } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo; bias?: tf.TensorInfo };
   if (x.shape.length !== 2 || weight.shape.length !== 2 || x.shape[1] !== weight.shape[1]) {
-    throw new ShapeError(`${INFERENCE_LINEAR_KERNEL}: expected x [rows, in] and weight [out, in], got [${x.shape.join(',')}] and [${weight.shape.join(',')}]`);
+    const name = gelu ? INFERENCE_LINEAR_GELU_KERNEL : INFERENCE_LINEAR_KERNEL;
+    throw new ShapeError(`${name}: expected x [rows, in] and weight [out, in], got [${x.shape.join(',')}] and [${weight.shape.join(',')}]`);
   }
   const [m, k] = x.shape as [number, number];
   const n = weight.shape[0] as number;
@@ -572,7 +578,7 @@ function inferenceLinearKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const out = be.makeOutput([m, n], 'float32');
   // Views after makeOutput: allocating may grow (and move) the heap.
   const v = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
-  linearSimd(v(x), v(weight), bias ? v(bias) : null, v(out), { m, n, k }, { key: weight.dataId as object, alive: (key) => be.refCount(key) > 0 });
+  linearSimd(v(x), v(weight), bias ? v(bias) : null, v(out), { m, n, k, gelu }, { key: weight.dataId as object, alive: (key) => be.refCount(key) > 0 });
   return out;
 }
 
@@ -849,7 +855,8 @@ const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]>
   [SOFTMAX_GRAD_KERNEL, softmaxGradKernel],
   [ATTENTION_KERNEL, attentionKernel],
   [ATTENTION_GRAD_KERNEL, attentionGradKernel],
-  [INFERENCE_LINEAR_KERNEL, inferenceLinearKernel],
+  [INFERENCE_LINEAR_KERNEL, (a) => inferenceLinearKernel(a)],
+  [INFERENCE_LINEAR_GELU_KERNEL, (a) => inferenceLinearKernel(a, true)],
   [ATTENTION_QKV_KERNEL, attentionQkvKernel],
   [NEIGHBORHOOD_PROPAGATION_KERNEL, neighborhoodPropagationKernel],
 ];

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
 import { residentBytes } from '../src/resident-weights.js';
-import { Attention, Linear, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
+import { Attention, Linear, Mlp, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
 
 /** Names of the kernels `f` ran. */
 const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((k) => k.name);
@@ -385,6 +385,43 @@ test('inference Linear on wasm equals x·Wᵀ + b on cpu: ragged rows and panels
   assert.equal(tf.memory().numTensors, n0, 'no tensor is kept per weight');
   fc.dispose();
   xin.dispose();
+});
+
+test('Mlp in eval mode on wasm runs fc1 and GELU as one kernel: the same bits as the product then the GELU kernel, near the cpu backend; not in training or on the tape', async () => {
+  assert.equal(tf.getKernel('SelfPatchInferenceLinearGelu', 'wasm')?.kernelName, 'SelfPatchInferenceLinearGelu');
+  // Rows around the 4-row tile, hidden widths around the 8-wide panel.
+  for (const [m, c, hidden] of [[1, 5, 3], [6, 16, 20], [197, 48, 192], [13, 9, 64]] as Array<[number, number, number]>) {
+    const rng = new Rng(m + hidden);
+    const x = Float32Array.from({ length: m * c }, () => rng.normal());
+    const build = () => {
+      const mlp = new Mlp(c, { hiddenFeatures: hidden, rng: new Rng(7) });
+      mlp.eval();
+      return mlp;
+    };
+    await use('cpu');
+    const cpu = tf.tidy(() => {
+      const mlp = build();
+      const y = mlp.forward(tf.tensor3d(x, [1, m, c])).dataSync().slice();
+      mlp.dispose();
+      return y;
+    });
+    await use('wasm');
+    const mlp = build();
+    const xin = tf.tensor3d(x, [1, m, c]);
+    const kernels = await ran(() => mlp.forward(xin));
+    assert.ok(kernels.includes('SelfPatchInferenceLinearGelu') && !kernels.includes('SelfPatchGelu'), `[${m}, ${c}] → ${hidden}: one fused kernel, no separate GELU`);
+    const fused = tf.tidy(() => mlp.forward(xin).dataSync().slice());
+    const apart = tf.tidy(() => mlp.fc2.forward(gelu(mlp.fc1.forward(xin))).dataSync().slice());
+    assert.deepEqual(Array.from(fused), Array.from(apart), `[${m}, ${c}] → ${hidden}: the same values as product then GELU`);
+    const err = maxAbsDiff(fused, cpu);
+    assert.ok(err < 1e-4, `[${m}, ${c}] → ${hidden}: differs from cpu by ${err}`);
+    mlp.train();
+    assert.ok(!(await ran(() => mlp.forward(xin))).includes('SelfPatchInferenceLinearGelu'), 'not in train mode');
+    mlp.eval();
+    assert.ok(!(await ran(() => tf.grad((t) => tf.sum(mlp.forward(t as tf.Tensor3D)))(xin))).includes('SelfPatchInferenceLinearGelu'), 'not on the gradient tape');
+    mlp.dispose();
+    xin.dispose();
+  }
 });
 
 test('inference attention from the fused qkv on wasm equals the Attention layer on cpu; the kernel runs in eval mode off the tape only', async () => {

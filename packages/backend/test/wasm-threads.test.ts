@@ -29,7 +29,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend, simdKernelThreads } from '@selfpatch/backend';",
-    "import { Attention, Linear, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
+    "import { Attention, Linear, Mlp, Rng, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads}${build ? `, simd: '${build}'` : ''} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -39,6 +39,9 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     // The packed inference product (eval mode), split by panels of output features.
     'const fc = new Linear(200, 120, { bias: false }); fc.weight.assign(w); fc.eval();',
     'const yl = fc.forward(a);',
+    // An MLP in eval mode: fc1 and GELU in one kernel, split by panels (300·600·200 ≥ 2²⁵).
+    "const mlp = new Mlp(200, { hiddenFeatures: 600, rng: new Rng(3) }); mlp.eval();",
+    'const ym = mlp.forward(a);',
     // Inference attention from the fused qkv, split by (batch, head) slices over the threads.
     'const mh = new Attention(48, 3); mh.eval();',
     'const am = mh.forward(tf.reshape(tf.slice(a, [0, 0], [296, 48]), [4, 74, 48])).out;',
@@ -67,7 +70,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const ps = tf.mul(tf.reshape(tf.slice(big, 60000, 48 * 2880), [48, 2880]), 0.05);',
     'const pg = tf.abs(tf.reshape(tf.slice(big, 0, 3 * 2880), [3, 2880]));',
     "const pm = tf.engine().runKernel('SelfPatchNeighborhoodPropagation', { target: pt, sources: ps, segs: pg }, { h: 24, w: 40, radius: 6, topk: 5, temperature: 0.1 });",
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db), pm: sum(pm) }));',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), ym: sum(ym), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db), pm: sum(pm) }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -87,7 +90,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
   assert.ok(Math.abs(r1.yl - r1.y) <= 1e-5 * Math.abs(r1.y), `packed ${r1.yl} vs ${r1.y}`);
-  for (const k of ['yl', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb', 'pm']) {
+  for (const k of ['yl', 'ym', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb', 'pm']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

@@ -13,7 +13,7 @@ export { erfinv, truncNormal, uniformInit, defaultLinearInit, withoutInit, type 
 export { imageFeature, type Backbone, type BackboneFeatures } from './backbone.js';
 export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { matmul2d, linear, transposeFlagsFree } from './ops/matmul.js';
-export { inferenceLinear, inferenceLinearAvailable } from './ops/inference-linear.js';
+export { inferenceLinear, inferenceLinearAvailable, inferenceLinearGelu, inferenceLinearGeluAvailable } from './ops/inference-linear.js';
 export { gelu } from './ops/gelu.js';
 export { stopGradient } from './ops/stop-gradient.js';
 export { l2norm, l2normalize } from './ops/normalize.js';

@@ -44,6 +44,12 @@ export const ATTENTION_GRAD_KERNEL = 'SelfPatchAttentionGrad';
 export const INFERENCE_LINEAR_KERNEL = 'SelfPatchInferenceLinear';
 
 /**
+ * {@link INFERENCE_LINEAR_KERNEL} followed by exact GELU: `gelu(x Wᵀ + b)`, the same values as the
+ * product then {@link GELU_KERNEL}. Forward only (an MLP's first layer in eval mode).
+ */
+export const INFERENCE_LINEAR_GELU_KERNEL = 'SelfPatchInferenceLinearGelu';
+
+/**
  * `{ qkv }` (`[batch, n, 3·heads·d]`, the fused projection with output channels `[q | k | v]`,
  * head `j` at `[j·d, (j+1)·d)` within each), attrs `heads`, `scale` → `[batch, n, heads·d]`, head
  * `j`'s `softmax(q kᵀ·scale) v` at channels `[j·d, (j+1)·d)`. Forward only (inference).
@@ -73,6 +79,7 @@ export const FUSED_KERNEL_NAMES: readonly string[] = [
   ATTENTION_KERNEL,
   ATTENTION_GRAD_KERNEL,
   INFERENCE_LINEAR_KERNEL,
+  INFERENCE_LINEAR_GELU_KERNEL,
   ATTENTION_QKV_KERNEL,
   NEIGHBORHOOD_PROPAGATION_KERNEL,
 ];

@@ -4,6 +4,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module.js';
 import { gelu } from '../ops/gelu.js';
+import { inferenceLinearGelu, inferenceLinearGeluAvailable } from '../ops/inference-linear.js';
 import { Linear, type LinearInit } from './linear.js';
 import type { Rng } from '../rng.js';
 
@@ -34,6 +35,8 @@ export class Mlp extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
+    // Inference on a backend with the fused kernel (wasm): fc1 and GELU in one pass.
+    if (!this.fc1.training && inferenceLinearGeluAvailable(x)) return this.fc2.forward(inferenceLinearGelu(x, this.fc1.weight, this.fc1.bias));
     return this.fc2.forward(gelu(this.fc1.forward(x)));
   }
 }

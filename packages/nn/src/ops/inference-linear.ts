@@ -6,7 +6,7 @@
  * callers fall back to {@link linear} otherwise.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { INFERENCE_LINEAR_KERNEL, hasFusedKernel } from '../kernels.js';
+import { INFERENCE_LINEAR_GELU_KERNEL, INFERENCE_LINEAR_KERNEL, hasFusedKernel } from '../kernels.js';
 import { tapeRecording } from './custom-op.js';
 import { overRows } from './matmul.js';
 
@@ -35,4 +35,30 @@ export function inferenceLinearAvailable(x: tf.Tensor): boolean {
  */
 export function inferenceLinear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
   return overRows('inferenceLinear', x, weight, (rows) => tf.engine().runKernel(INFERENCE_LINEAR_KERNEL, bias ? { x: rows, weight, bias } : { x: rows, weight }) as tf.Tensor);
+}
+
+/**
+ * Whether {@link inferenceLinearGelu} can run for this input: as {@link inferenceLinearAvailable},
+ * and the backend has the fused product + GELU kernel.
+ *
+ * @example
+ * ```ts
+ * const h = inferenceLinearGeluAvailable(x) ? inferenceLinearGelu(x, w, b) : gelu(linear(x, w, b));
+ * ```
+ */
+export function inferenceLinearGeluAvailable(x: tf.Tensor): boolean {
+  return x.dtype === 'float32' && !tapeRecording() && hasFusedKernel(INFERENCE_LINEAR_GELU_KERNEL);
+}
+
+/**
+ * `gelu(x Wᵀ + b)` in one kernel, the same values as {@link inferenceLinear} then `gelu`; not
+ * differentiable (check {@link inferenceLinearGeluAvailable} first).
+ *
+ * @example
+ * ```ts
+ * const h = inferenceLinearGelu(tf.ones([2, 5, 8]), tf.ones([16, 8]), tf.zeros([16])); // [2, 5, 16]
+ * ```
+ */
+export function inferenceLinearGelu(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  return overRows('inferenceLinearGelu', x, weight, (rows) => tf.engine().runKernel(INFERENCE_LINEAR_GELU_KERNEL, bias ? { x: rows, weight, bias } : { x: rows, weight }) as tf.Tensor);
 }
