@@ -118,11 +118,15 @@ __attribute__((export_name("neighborhood_propagate"))) void neighborhood_propaga
       // This query's window values, row (ci, sr) starting at its block's first panel p0.
       const float *ej = e + (long)qc * per_q;
       int p0 = imax(0, (qc & ~3) - r) / 8, c0 = imax(0, qc - r), c1 = imin(w - 1, qc + r);
-      int count = 0;
+      int count = 0, nan = 0;
       for (int ci = 0; ci < ctx; ci++)
         for (int sr = sr0; sr <= sr1; sr++) {
           const float *row = ej + (ci * rspan + (sr - sr0)) * cspan - p0 * 8;
-          for (int sc = c0; sc <= c1; sc++) top_insert(top, &count, topk, row[sc]);
+          for (int sc = c0; sc <= c1; sc++) {
+            float v = row[sc];
+            nan |= v != v;
+            top_insert(top, &count, topk, v);
+          }
         }
       // Fewer than k window sources: the reference's k-th value is one of its zeros, so it keeps
       // every source (the zeros add nothing).
@@ -146,7 +150,9 @@ __attribute__((export_name("neighborhood_propagate"))) void neighborhood_propaga
         const float *sg = segs + (long)cls * ctx * hw;
         float s = 0.0f;
         for (int i = 0; i < nk; i++) s += sg[kept_s[i]] * (kept_v[i] / z);
-        out[(long)cls * hw + q] = s;
+        // A NaN in the window (a NaN target row; NaN sources are settled by the caller) makes the
+        // dense form's column NaN: NaN out too, not a mask from whatever the comparisons kept.
+        out[(long)cls * hw + q] = nan ? __builtin_nanf("") : s;
       }
     }
   }

@@ -759,6 +759,15 @@ export function neighborhoodPropagationSimd(t: Float32Array, fs: Float32Array, s
   if (bytes > PROPAGATION_MODULE_BYTES) {
     throw new ShapeError(`neighborhood propagation: ${n} contexts of a ${h}x${w} grid with C = ${c} need ${(bytes / 2 ** 20).toFixed(0)} MB of kernel memory (at most ${PROPAGATION_MODULE_BYTES / 2 ** 20})`);
   }
+  // A NaN source feature makes every query's dense affinity column hold NaN (NaN · mask 0 is NaN),
+  // so the reference's whole mask is NaN; the kernel only sees windows, so that case is settled
+  // here (a NaN target row is seen by its own window).
+  for (let i = 0; i < fs.length; i++) {
+    if (fs[i] !== fs[i]) {
+      out.fill(NaN);
+      return;
+    }
+  }
   runInModule(
     [t, fs, segs],
     [{ out }],

@@ -124,3 +124,26 @@ test('propagateMask at DAVIS size (30×52 grid, 8 contexts, C 384) on wasm equal
   const prof = await tf.profile(() => propagateMask(small.target, small.sources, small.segs, { h: 6, w: 6, radius: 2, topk: 5 }));
   assert.ok(!prof.kernels.some((kk) => kk.name === 'SelfPatchNeighborhoodPropagation') && prof.kernels.some((kk) => kk.name === 'TopK'), 'cpu: the composite');
 });
+
+test('propagateMask with NaN features gives NaN where the dense form does, on wasm (fused) as on cpu: a NaN source everywhere, a NaN target row at its query', async () => {
+  const [h, w, c] = [6, 9, 8];
+  const run = (nanIn: 'source' | 'target') =>
+    tf.tidy(() => {
+      const target = tf.randomNormal([h * w, c], 0, 1, 'float32', 4).bufferSync();
+      const src = tf.randomNormal([c, h * w], 0, 1, 'float32', 5).bufferSync();
+      if (nanIn === 'source') src.set(NaN, 3, 0); // feature 3 of source patch (0, 0)
+      else target.set(NaN, 10, 2); // feature 2 of query 10
+      const segs = tf.randomUniform([2, h, w], 0, 1, 'float32', 6) as tf.Tensor3D;
+      return propagateMask(target.toTensor() as tf.Tensor2D, [src.toTensor() as tf.Tensor2D], [segs], { h, w, radius: 2, topk: 3 }).dataSync().slice() as Float32Array;
+    });
+  for (const nanIn of ['source', 'target'] as const) {
+    for (const backend of ['cpu', 'wasm']) {
+      await use(backend);
+      const got = run(nanIn);
+      for (let i = 0; i < got.length; i++) {
+        const want = nanIn === 'source' || i % (h * w) === 10;
+        assert.equal(Number.isNaN(got[i]), want, `${backend}, NaN in the ${nanIn}: output ${i}`);
+      }
+    }
+  }
+});
