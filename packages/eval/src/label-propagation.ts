@@ -67,14 +67,14 @@ export interface PropagationResult {
  * ```
  */
 export function labelPropagation(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): PropagationResult {
-  const { h, w, n, radius, topk, tau } = settings(target, sources, segs, o);
+  const { h, w, hw, radius, topk, tau } = settings(target, sources, segs, o);
   return tf.tidy(() => {
     const { ft, fs } = normalizedOperands(target, sources);
     let aff = tf.exp(tf.div(matmul2d(ft, fs), tau)); // [hw queries, n·hw sources]
     if (radius > 0) {
       // Broadcast over the contexts instead of tiling the mask (wasm's Tile is a slow copy loop).
-      const m = tf.tensor3d(cachedNeighborhoodMask(h, w, radius), [n, 1, n]);
-      aff = tf.reshape(tf.mul(tf.reshape(aff, [n, sources.length, n]), m), [n, sources.length * n]);
+      const m = tf.tensor3d(cachedNeighborhoodMask(h, w, radius), [hw, 1, hw]);
+      aff = tf.reshape(tf.mul(tf.reshape(aff, [hw, sources.length, hw]), m), [hw, sources.length * hw]);
     }
     // Per query: keep values ≥ its top-k-th largest (ties keep more), normalise to sum 1.
     // `a ≥ b` as `min(sign(a − b) + 1, 1)`: exact for finite floats (a − b is 0 only when a = b)
@@ -83,7 +83,7 @@ export function labelPropagation(target: tf.Tensor2D, sources: tf.Tensor2D[], se
     const kept = tf.mul(aff, tf.minimum(tf.add(tf.sign(tf.sub(aff, kth)), 1), 1));
     const normed = tf.div(kept, tf.sum(kept, 1, true));
     const affT = tf.transpose(normed) as tf.Tensor2D; // [n·hw sources, hw queries]
-    const seg = tf.reshape(matmul2d(contextMasks(segs, n), affT), [segs[0]?.shape[0] ?? 0, h, w]) as tf.Tensor3D;
+    const seg = tf.reshape(matmul2d(contextMasks(segs, hw), affT), [segs[0]?.shape[0] ?? 0, h, w]) as tf.Tensor3D;
     return { seg, aff: affT };
   });
 }
@@ -94,8 +94,9 @@ const FUSED_TOPK_MAX = 64;
 /**
  * The propagated soft mask alone: {@link labelPropagation}'s `seg`, without the dense affinity.
  * Where the backend registers the fused kernel (wasm, with `@selfpatch/backend`), only the dot
- * products inside each query's window are computed: the sources the mask can keep (about 30% of
- * them at radius 12 on a 30×52 grid) and no `[n·hw, hw]` intermediate; elsewhere it runs
+ * products around each query's window are computed (the window holds the only sources the mask
+ * can keep: 29% of them at radius 12 on a 30×52 grid; the kernel's 4×8 blocks compute 42%), with
+ * no `[n·hw, hw]` intermediate; elsewhere it runs
  * {@link labelPropagation}. The kept sources are the same either way; the sums that follow may
  * differ in the last bits.
  *
@@ -108,7 +109,7 @@ const FUSED_TOPK_MAX = 64;
  * ```
  */
 export function propagateMask(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): tf.Tensor3D {
-  const { h, w, n, radius, topk, tau } = settings(target, sources, segs, o);
+  const { h, w, hw, radius, topk, tau } = settings(target, sources, segs, o);
   const inputs = [target, ...sources, ...segs];
   if (topk > FUSED_TOPK_MAX || !hasFusedKernel(NEIGHBORHOOD_PROPAGATION_KERNEL) || inputs.some((x) => x.dtype !== 'float32')) {
     const { seg, aff } = labelPropagation(target, sources, segs, o);
@@ -118,28 +119,28 @@ export function propagateMask(target: tf.Tensor2D, sources: tf.Tensor2D[], segs:
   return tf.tidy(() => {
     const { ft, fs } = normalizedOperands(target, sources);
     const attrs = { h, w, radius, topk, temperature: tau };
-    const out = tf.engine().runKernel(NEIGHBORHOOD_PROPAGATION_KERNEL, { target: ft, sources: fs, segs: contextMasks(segs, n) }, attrs) as tf.Tensor2D;
+    const out = tf.engine().runKernel(NEIGHBORHOOD_PROPAGATION_KERNEL, { target: ft, sources: fs, segs: contextMasks(segs, hw) }, attrs) as tf.Tensor2D;
     return tf.reshape(out, [out.shape[0], h, w]) as tf.Tensor3D;
   });
 }
 
-/** Options with their defaults, after checking the inputs agree with them. */
-function settings(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): { h: number; w: number; n: number; radius: number; topk: number; tau: number } {
+/** Options with their defaults (hw: patches per frame), after checking the inputs agree with them. */
+function settings(target: tf.Tensor2D, sources: tf.Tensor2D[], segs: tf.Tensor3D[], o: PropagationOptions): { h: number; w: number; hw: number; radius: number; topk: number; tau: number } {
   const { h, w } = o;
-  const n = h * w;
+  const hw = h * w;
   const radius = o.radius ?? 12;
   const topk = o.topk ?? 5;
   const tau = o.temperature ?? 0.1;
   if (sources.length === 0 || sources.length !== segs.length) throw new ShapeError(`${sources.length} context features vs ${segs.length} context masks`);
-  if (target.shape[0] !== n) throw new ShapeError(`target has ${target.shape[0]} patches, grid ${h}x${w} has ${n}`);
+  if (target.shape[0] !== hw) throw new ShapeError(`target has ${target.shape[0]} patches, grid ${h}x${w} has ${hw}`);
   sources.forEach((s, i) => {
-    if (s.shape[0] !== target.shape[1] || s.shape[1] !== n) throw new ShapeError(`context ${i} features are [${s.shape.join(',')}], expected [${target.shape[1]}, ${n}]`);
+    if (s.shape[0] !== target.shape[1] || s.shape[1] !== hw) throw new ShapeError(`context ${i} features are [${s.shape.join(',')}], expected [${target.shape[1]}, ${hw}]`);
   });
   segs.forEach((s, i) => {
     if (s.shape[0] !== segs[0]?.shape[0] || s.shape[1] !== h || s.shape[2] !== w) throw new ShapeError(`context ${i} mask is [${s.shape.join(',')}], expected [${segs[0]?.shape[0]}, ${h}, ${w}]`);
   });
-  if (!(topk >= 1 && topk <= sources.length * n)) throw new ConfigError('topk', `must be in 1..${sources.length * n}, got ${topk}`);
-  return { h, w, n, radius, topk, tau };
+  if (!(topk >= 1 && topk <= sources.length * hw)) throw new ConfigError('topk', `must be in 1..${sources.length * hw}, got ${topk}`);
+  return { h, w, hw, radius, topk, tau };
 }
 
 /** `F.normalize(·, dim=1)` of the target `[hw, C]` and of the sources, side by side as `[C, n·hw]`. */
