@@ -49,14 +49,6 @@ export function hostDescription(): { model: string; cores: number; flags: string
 const GENERIC_OPENBLAS_CORES = new Set(['prescott', 'katmai', 'coppermine', 'northwood', 'banias', 'core2', 'penryn', 'dunnington', 'nehalem', 'atom', 'sandybridge']);
 
 /**
- * The environment that gives PyTorch's OpenBLAS the kernels this CPU can run. OpenBLAS picks its
- * kernels from the CPU model; on a VM that reports a generic model it falls back to a pre-AVX core
- * (measured on a 2-core "Intel Xeon Processor" VM with AVX-512: core Prescott, a 1024³ product at
- * 18 GFLOP/s on one thread; with OPENBLAS_CORETYPE=SkylakeX 141). Such a baseline is not PyTorch
- * as anyone runs it, so when the detected core is generic and the CPU has AVX-512 or AVX2+FMA the
- * matching core is set. A user's own OPENBLAS_CORETYPE is kept.
- */
-/**
  * The V8 flags a bench passes on to its Node children: `node --experimental-wasm-relaxed-simd` on
  * Node 20 gives them our kernels' relaxed-SIMD build (Node 22+ has it without the flag).
  */
@@ -64,6 +56,14 @@ export function inheritedWasmFlags(): string[] {
   return process.execArgv.filter((a) => a === '--experimental-wasm-relaxed-simd');
 }
 
+/**
+ * The environment that gives PyTorch's OpenBLAS the kernels this CPU can run. OpenBLAS picks its
+ * kernels from the CPU model; on a VM that reports a generic model it falls back to a pre-AVX core
+ * (measured on a 2-core "Intel Xeon Processor" VM with AVX-512: core Prescott, a 1024³ product at
+ * 18 GFLOP/s on one thread; with OPENBLAS_CORETYPE=SkylakeX 141). Such a baseline is not PyTorch
+ * as anyone runs it, so when the detected core is generic and the CPU has AVX-512 or AVX2+FMA the
+ * matching core is set. A user's own OPENBLAS_CORETYPE is kept.
+ */
 export function openblasEnv(python: string, flags: string[]): { env: Record<string, string>; core: string } {
   if (process.env.OPENBLAS_CORETYPE) return { env: {}, core: `${process.env.OPENBLAS_CORETYPE} (OPENBLAS_CORETYPE)` };
   const r = spawnSync(python, ['-c', 'import torch; torch.ones(2, 2) @ torch.ones(2, 2)'], { encoding: 'utf8', env: { ...process.env, OPENBLAS_VERBOSE: '2' } });

@@ -26,11 +26,14 @@ static inline int imax(int a, int b) { return a > b ? a : b; }
 
 // Sources f [c × ctx·h·w] (context-major columns) repacked so that each (context, grid row) is
 // ceil(w/8) panels of 8 columns, panel element (kk, j) at kk·8 + j, zero past w: a window is then
-// whole panels read contiguously. Units u = context·h + grid row, [u0, u1) per call.
+// whole panels read contiguously. Units u = context·h + grid row, [u0, u1) per call. Sets
+// *nan_flag to 1 when a source value is NaN (the whole mask is NaN then, see below): the pass reads
+// every value anyway, so the check costs nothing here.
 __attribute__((export_name("pack_grid_panels"))) void pack_grid_panels(const float *fs, float *fsp, int c, int ctx, int h, int w, int u0,
-                                                                         int u1) {
+                                                                         int u1, int *nan_flag) {
   long hw = (long)h * w, ld = ctx * hw;
-  int panels = (w + 7) / 8;
+  int panels = (w + 7) / 8, nan = 0;
+  v128_t bad = wasm_i32x4_splat(0);
   for (int u = u0; u < u1; u++) {
     const float *src = fs + (u / h) * hw + (long)(u % h) * w;
     for (int p = 0; p < panels; p++) {
@@ -38,15 +41,22 @@ __attribute__((export_name("pack_grid_panels"))) void pack_grid_panels(const flo
       int col0 = p * 8;
       if (col0 + 8 <= w) {
         for (int kk = 0; kk < c; kk++) {
-          wasm_v128_store(dst + 8 * kk, wasm_v128_load(src + kk * ld + col0));
-          wasm_v128_store(dst + 8 * kk + 4, wasm_v128_load(src + kk * ld + col0 + 4));
+          f4 lo = wasm_v128_load(src + kk * ld + col0), hi = wasm_v128_load(src + kk * ld + col0 + 4);
+          bad = wasm_v128_or(bad, wasm_v128_or(wasm_f32x4_ne(lo, lo), wasm_f32x4_ne(hi, hi)));
+          wasm_v128_store(dst + 8 * kk, lo);
+          wasm_v128_store(dst + 8 * kk + 4, hi);
         }
       } else {
         for (int kk = 0; kk < c; kk++)
-          for (int j = 0; j < 8; j++) dst[8 * kk + j] = col0 + j < w ? src[kk * ld + col0 + j] : 0.0f;
+          for (int j = 0; j < 8; j++) {
+            float v = col0 + j < w ? src[kk * ld + col0 + j] : 0.0f;
+            nan |= v != v;
+            dst[8 * kk + j] = v;
+          }
       }
     }
   }
+  if (nan || wasm_v128_any_true(bad)) *nan_flag = 1;
 }
 
 // Inserts v into top[0..*count), kept descending, at most k long.
@@ -150,8 +160,8 @@ __attribute__((export_name("neighborhood_propagate"))) void neighborhood_propaga
         const float *sg = segs + (long)cls * ctx * hw;
         float s = 0.0f;
         for (int i = 0; i < nk; i++) s += sg[kept_s[i]] * (kept_v[i] / z);
-        // A NaN in the window (a NaN target row; NaN sources are settled by the caller) makes the
-        // dense form's column NaN: NaN out too, not a mask from whatever the comparisons kept.
+        // A NaN in the window (a NaN target row; NaN sources are flagged by pack_grid_panels) makes
+        // the dense form's column NaN: NaN out too, not a mask from whatever the comparisons kept.
         out[(long)cls * hw + q] = nan ? __builtin_nanf("") : s;
       }
     }

@@ -759,28 +759,30 @@ export function neighborhoodPropagationSimd(t: Float32Array, fs: Float32Array, s
   if (bytes > PROPAGATION_MODULE_BYTES) {
     throw new ShapeError(`neighborhood propagation: ${n} contexts of a ${h}x${w} grid with C = ${c} need ${(bytes / 2 ** 20).toFixed(0)} MB of kernel memory (at most ${PROPAGATION_MODULE_BYTES / 2 ** 20})`);
   }
-  // A NaN source feature makes every query's dense affinity column hold NaN (NaN · mask 0 is NaN),
-  // so the reference's whole mask is NaN; the kernel only sees windows, so that case is settled
-  // here (a NaN target row is seen by its own window).
-  for (let i = 0; i < fs.length; i++) {
-    if (fs[i] !== fs[i]) {
-      out.fill(NaN);
-      return;
-    }
-  }
   runInModule(
     [t, fs, segs],
     [{ out }],
     ([pt, pfs, psegs, pout, at]) => {
-      const fsp = at as number;
-      runSplit('pack_grid_panels', n * h, true, (u0, count) => ({ fs: pfs as number, fsp, c, ctx: n, h, w, u0, u1: u0 + count }));
+      // One int flag (16 floats keep what follows aligned), then the packed sources.
+      const flag = at as number;
+      const fsp = flag + 64;
+      new Int32Array(kernelModule().memory.buffer, flag, 1)[0] = 0;
+      runSplit('pack_grid_panels', n * h, true, (u0, count) => ({ fs: pfs as number, fsp, c, ctx: n, h, w, u0, u1: u0 + count, nan_flag: flag }));
+      // A NaN source makes every query's dense affinity column hold NaN (NaN · mask 0 is NaN), so
+      // the reference's whole mask is NaN; the windows alone would not see it (a NaN target row
+      // is seen by its own window).
+      const memory = kernelModule().memory.buffer;
+      if (new Int32Array(memory, flag, 1)[0] !== 0) {
+        new Float32Array(memory, pout as number, out.length).fill(NaN);
+        return;
+      }
       const own = fsp + packed * 4;
       runSplit('neighborhood_propagate', h, true, (r0, count, part) => ({
         t: pt as number, fsp, segs: psegs as number, out: pout as number, scratch: own + part * scratch * 4,
         h, w, ctx: n, c, k_cls: k, radius: r, topk, tau: temperature, r0, r1: r0 + count,
       }));
     },
-    packed + threads * scratch,
+    16 + packed + threads * scratch,
   );
 }
 

@@ -10,6 +10,16 @@ import { INFERENCE_LINEAR_GELU_KERNEL, INFERENCE_LINEAR_KERNEL, hasFusedKernel }
 import { tapeRecording } from './custom-op.js';
 import { overRows } from './matmul.js';
 
+/** Whether `kernel` can run for this input: float32, no gradient tape recording, and registered for the active backend. */
+function kernelAvailable(kernel: string, x: tf.Tensor): boolean {
+  return x.dtype === 'float32' && !tapeRecording() && hasFusedKernel(kernel);
+}
+
+/** `kernel` over the rows of `x [..., in]` with `weight [out, in]` (and `bias`). */
+function runOverRows(kernel: string, op: string, x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  return overRows(op, x, weight, (rows) => tf.engine().runKernel(kernel, bias ? { x: rows, weight, bias } : { x: rows, weight }) as tf.Tensor);
+}
+
 /**
  * Whether {@link inferenceLinear} can run for this input: float32, no gradient tape recording,
  * and the active backend has the kernel.
@@ -20,7 +30,7 @@ import { overRows } from './matmul.js';
  * ```
  */
 export function inferenceLinearAvailable(x: tf.Tensor): boolean {
-  return x.dtype === 'float32' && !tapeRecording() && hasFusedKernel(INFERENCE_LINEAR_KERNEL);
+  return kernelAvailable(INFERENCE_LINEAR_KERNEL, x);
 }
 
 /**
@@ -34,7 +44,7 @@ export function inferenceLinearAvailable(x: tf.Tensor): boolean {
  * ```
  */
 export function inferenceLinear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
-  return overRows('inferenceLinear', x, weight, (rows) => tf.engine().runKernel(INFERENCE_LINEAR_KERNEL, bias ? { x: rows, weight, bias } : { x: rows, weight }) as tf.Tensor);
+  return runOverRows(INFERENCE_LINEAR_KERNEL, 'inferenceLinear', x, weight, bias);
 }
 
 /**
@@ -47,7 +57,7 @@ export function inferenceLinear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
  * ```
  */
 export function inferenceLinearGeluAvailable(x: tf.Tensor): boolean {
-  return x.dtype === 'float32' && !tapeRecording() && hasFusedKernel(INFERENCE_LINEAR_GELU_KERNEL);
+  return kernelAvailable(INFERENCE_LINEAR_GELU_KERNEL, x);
 }
 
 /**
@@ -60,5 +70,5 @@ export function inferenceLinearGeluAvailable(x: tf.Tensor): boolean {
  * ```
  */
 export function inferenceLinearGelu(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
-  return overRows('inferenceLinearGelu', x, weight, (rows) => tf.engine().runKernel(INFERENCE_LINEAR_GELU_KERNEL, bias ? { x: rows, weight, bias } : { x: rows, weight }) as tf.Tensor);
+  return runOverRows(INFERENCE_LINEAR_GELU_KERNEL, 'inferenceLinearGelu', x, weight, bias);
 }
