@@ -1,7 +1,11 @@
 // Row softmax of scaled scores and its gradient, for the attention core on tfjs-backend-wasm
 // (see src/ops/attention.ts, src/simd-kernels.ts). Rows of `cols` floats, any width.
 //
-//   forward:  p = softmax(s * scale) = exp(s*scale - max) / sum   (the official (q @ k^T) * scale)
+//   forward:  p = softmax(s * scale) = exp(s*scale - max) * (1 / sum)   (the official (q @ k^T) * scale)
+//
+// The normalisation multiplies by the sum's reciprocal, as PyTorch's CPU softmax does
+// (aten/src/ATen/native/cpu/SoftMaxKernel.cpp, _vec_softmax_lastdim: `tmp_sum = 1 / tmp_sum`, then
+// `x * tmp_sum`), so its rounding is the official runs' one, and a multiply is cheaper than a divide.
 //   backward: ds = p * (dp - sum(dp * p)) * scale
 #include "simd-math.h"
 
@@ -24,16 +28,25 @@ __attribute__((export_name("scaled_softmax"))) void scaled_softmax(const float *
   for (int r = 0; r < rows; r++) {
     const float *sr = s + (long)r * cols;
     float *pr = p + (long)r * cols;
-    f4 mx = splat(-__builtin_inff());
-    for (int j = 0; j < c4; j += 4) mx = wasm_f32x4_pmax(mx, wasm_f32x4_mul(wasm_v128_load(sr + j), k));
-    float m = hmax(mx);
+    // Four running maxima: one is a chain of dependent maxps, ~1 cycle an element. The maximum does
+    // not depend on the order (pmax drops NaN either way, and ±0 give the same exp below).
+    f4 mx0 = splat(-__builtin_inff()), mx1 = mx0, mx2 = mx0, mx3 = mx0;
+    int j = 0;
+    for (; j + 16 <= c4; j += 16) {
+      mx0 = wasm_f32x4_pmax(mx0, wasm_f32x4_mul(wasm_v128_load(sr + j), k));
+      mx1 = wasm_f32x4_pmax(mx1, wasm_f32x4_mul(wasm_v128_load(sr + j + 4), k));
+      mx2 = wasm_f32x4_pmax(mx2, wasm_f32x4_mul(wasm_v128_load(sr + j + 8), k));
+      mx3 = wasm_f32x4_pmax(mx3, wasm_f32x4_mul(wasm_v128_load(sr + j + 12), k));
+    }
+    for (; j < c4; j += 4) mx0 = wasm_f32x4_pmax(mx0, wasm_f32x4_mul(wasm_v128_load(sr + j), k));
+    float m = hmax(wasm_f32x4_pmax(wasm_f32x4_pmax(mx0, mx1), wasm_f32x4_pmax(mx2, mx3)));
     for (int j = c4; j < cols; j++) {
       float t = sr[j] * scale;
       m = t > m ? t : m;
     }
     f4 m4 = splat(m);
     f4 acc = splat(0.0f), acc1 = splat(0.0f);
-    int j = 0;
+    j = 0;
     // Two independent exp chains per iteration (one alone is latency-bound).
     for (; j + 8 <= c4; j += 8) {
       f4 e0 = exp4(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j), k), m4));
@@ -60,9 +73,10 @@ __attribute__((export_name("scaled_softmax"))) void scaled_softmax(const float *
       if (c4 + 2 < cols) pr[c4 + 2] = wasm_f32x4_extract_lane(e, 2);
       sum += hsum4(e);
     }
-    f4 sum4 = splat(sum);
-    for (int j = 0; j < c4; j += 4) wasm_v128_store(pr + j, wasm_f32x4_div(wasm_v128_load(pr + j), sum4));
-    for (int j = c4; j < cols; j++) pr[j] = pr[j] / sum;
+    float inv = 1.0f / sum;
+    f4 inv4 = splat(inv);
+    for (int j = 0; j < c4; j += 4) wasm_v128_store(pr + j, wasm_f32x4_mul(wasm_v128_load(pr + j), inv4));
+    for (int j = c4; j < cols; j++) pr[j] = pr[j] * inv;
   }
 }
 

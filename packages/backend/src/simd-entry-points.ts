@@ -25,6 +25,7 @@ export const ENTRY_POINTS = {
   pack_cols: ['b', 'bp', 'k', 'n'],
   pack_grid_panels: ['fs', 'fsp', 'c', 'ctx', 'h', 'w', 'u0', 'u1', 'nan_flag'],
   neighborhood_propagate: ['t', 'fsp', 'segs', 'out', 'scratch', 'h', 'w', 'ctx', 'c', 'k_cls', 'radius', 'topk', 'tau', 'r0', 'r1'],
+  add_fwd: ['a', 'b', 'out', 'n'],
   adamw_step: ['p', 'g', 'm', 'v', 'po', 'mo', 'vo', 'n', 'decay', 'b1', 'one_minus_b1', 'b2', 'one_minus_b2', 'bc2_sqrt', 'eps', 'step_size'],
 } as const;
 

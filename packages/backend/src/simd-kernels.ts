@@ -25,6 +25,8 @@
  *   `SelfPatchInferenceLinearGelu` is the same product through exact GELU before the store: an
  *   MLP's first layer and its activation in one pass (no GELU kernel, no copies of its input and
  *   output in and out of the module).
+ * - `SelfPatchInferenceBlock` (inference-block.ts): a whole ViT block in eval mode as the kernels
+ *   above plus csrc/add.c's residual sums, its activations kept in the module between them.
  * - `SelfPatchNeighborhoodPropagation`: DAVIS label propagation from the dot products inside each
  *   query's neighbourhood window only (csrc/propagation.c), instead of the dense masked affinity
  *   (20 M entries at 480p with 8 contexts) and its ~10 full passes.
@@ -33,7 +35,8 @@
  *   kernels (the optimizer walks ~150 tensors, 33 M values, for ViT-Ti with the DINO heads).
  *
  * The module has its own linear memory: inputs are copied in and results copied out (a
- * memcpy-speed pass each way), which keeps it independent of tfjs's module layout.
+ * memcpy-speed pass each way), which keeps it independent of tfjs's module layout. The fused block
+ * exists to pay that once per block instead of once per kernel.
  *
  * Two builds of the same C: SIMD128, and relaxed SIMD, where every multiply-add is
  * `f32x4.relaxed_madd`, one fused instruction on CPUs with FMA (15-25% more GFLOP/s in the products
@@ -73,9 +76,9 @@ import { callAreaStart, residentWeight } from './resident-weights.js';
 /** The module's exports: every entry point of simd-entry-points.ts (positional numbers) and its memory. */
 type Exports = Record<EntryPoint, (...args: number[]) => void>;
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+export type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
 
-interface WasmBackendLike {
+export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   refCount(dataId: object): number;
@@ -163,7 +166,7 @@ export function setSimdKernelBuild(build: string): SimdKernelBuild {
 }
 
 /** The active module: the own-memory build unless {@link useSharedKernels} switched it. */
-function kernelModule(): { exports: Exports; memory: WebAssembly.Memory } {
+export function kernelModule(): { exports: Exports; memory: WebAssembly.Memory } {
   if (!current) {
     const build = simdKernelBuild();
     // Synchronous compilation: the module is ~33 KB; Chromium allows up to 8 MB on a page's main thread.
@@ -200,7 +203,7 @@ export function simdKernelThreads(): number {
 }
 
 /** Buffer lengths are padded to 16 floats: the elementwise kernels run four SIMD vectors a step. */
-const padded = (n: number): number => Math.ceil(n / 16) * 16;
+export const padded = (n: number): number => Math.ceil(n / 16) * 16;
 
 /**
  * Copies `inputs` into the module's memory, each zero-padded to {@link padded} length, reserves
@@ -208,7 +211,7 @@ const padded = (n: number): number => Math.ceil(n / 16) * 16;
  * calls `kernel` with the addresses (inputs, outputs, then scratch when asked for) and copies the
  * outputs back.
  */
-function runInModule(
+export function runInModule(
   inputs: Float32Array[],
   outputs: Array<{ out: Float32Array; zero?: boolean }>,
   kernel: (ptrs: number[]) => void,
@@ -244,7 +247,7 @@ function runInModule(
 const CHUNK = 1 << 20;
 
 /** Padded lengths from which a call is split over the pool: below, the hand-off costs more. */
-const PARALLEL_MIN = 1 << 16;
+export const PARALLEL_MIN = 1 << 16;
 
 /**
  * The one work-splitting rule: runs entry point `name` over units `[0, total)`, in one call, or,
@@ -252,7 +255,7 @@ const PARALLEL_MIN = 1 << 16;
  * thread takes the first). `argsFor(start, count, part)` names the arguments of each part. Returns
  * the number of parts.
  */
-function runSplit<K extends EntryPoint>(name: K, total: number, parallel: boolean, argsFor: (start: number, count: number, part: number) => EntryArgs<K>, align = 1): number {
+export function runSplit<K extends EntryPoint>(name: K, total: number, parallel: boolean, argsFor: (start: number, count: number, part: number) => EntryArgs<K>, align = 1): number {
   const f = kernels()[name];
   const parts = pool !== null && parallel ? Math.max(1, Math.min(pool.size, Math.ceil(total / align))) : 1;
   const per = Math.max(align, Math.ceil(total / parts / align) * align);
@@ -336,7 +339,7 @@ function slicesInChunks<K extends SliceKernel>(
 }
 
 /** Checks each `[buffer, expected floats]` (null buffers are absent ones). */
-function expectLengths(kernel: string, buffers: Record<string, [Float32Array | null, number]>): void {
+export function expectLengths(kernel: string, buffers: Record<string, [Float32Array | null, number]>): void {
   for (const [buffer, [a, n]] of Object.entries(buffers)) if (a) expectLength(kernel, buffer, a.length, n);
 }
 
@@ -473,18 +476,18 @@ export function layerNormGradSimd(
 const PANEL = 8;
 
 /** The tile's bias: `bias`, or zeros (the tile always adds one). runInModule zero-pads it to 16 floats, so the last panel's 8 lanes are in bounds. */
-const tileBias = (bias: Float32Array | null, n: number): Float32Array => bias ?? new Float32Array(n);
+export const tileBias = (bias: Float32Array | null, n: number): Float32Array => bias ?? new Float32Array(n);
 
 /**
  * csrc/linear.c's tile over module pointers: `y [m, n] = x [m, k] · packed panels + bias`, split
  * by panels. Threads only for large products: a hand-off costs about as much as an 8-row product.
  */
-function runTile(ptrs: { x: number; bp: number; bias: number; y: number }, m: number, n: number, k: number, gelu = false): void {
+export function runTile(ptrs: { x: number; bp: number; bias: number; y: number }, m: number, n: number, k: number, gelu = false): void {
   runSplit('linear_fwd', Math.ceil(n / PANEL), m * n * k >= 1 << 25, (p0, count) => ({ ...ptrs, m, n, k, p0, p1: p0 + count, gelu: gelu ? 1 : 0 }));
 }
 
 /** Floats of `weight [n, k]` in csrc/linear.c's packed layout. */
-function packedLength(n: number, k: number): number {
+export function packedLength(n: number, k: number): number {
   return Math.ceil(n / PANEL) * PANEL * k;
 }
 
@@ -679,7 +682,7 @@ function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, gro
  * 100 KB, inside L2 with the packed k and v. 16, 32 and 128 measured within noise of each other
  * (Intel Xeon, 1 591 and 197 tokens); whole n × n scores were 20% slower at 1 591.
  */
-const ATTENTION_QKV_ROWS = 16;
+export const ATTENTION_QKV_ROWS = 16;
 
 export function attentionQkvSimd(qkv: Float32Array, out: Float32Array, dims: { batches: number; heads: number; n: number; d: number; scale: number }): void {
   const { batches, heads, n, d, scale } = dims;

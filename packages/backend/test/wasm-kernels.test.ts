@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maxAbsDiff } from '@selfpatch/nn/testing';
 import { use } from '@selfpatch/backend/testing';
 import { residentBytes } from '../src/resident-weights.js';
-import { Attention, Linear, Mlp, Rng, fusedAdamW, fusedEma, gelu, layerNorm, linear } from '@selfpatch/nn';
+import { Attention, LayerNorm, Linear, Mlp, Rng, fusedAdamW, fusedEma, gelu, inferenceBlock, inferenceBlockAvailable, layerNorm, linear, type InferenceBlockWeights } from '@selfpatch/nn';
 
 /** Names of the kernels `f` ran. */
 const ran = async (f: () => tf.Tensor): Promise<string[]> => (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.map((k) => k.name);
@@ -422,6 +422,73 @@ test('Mlp in eval mode on wasm runs fc1 and GELU as one kernel: the same bits as
     mlp.dispose();
     xin.dispose();
   }
+});
+
+/** The layers of one pre-norm ViT block, in eval mode (random init from `seed`). */
+function blockLayers(c: number, heads: number, hidden: number, seed: number, bias: boolean) {
+  const rng = new Rng(seed);
+  const norm1 = new LayerNorm(c, 1e-6);
+  const attn = new Attention(c, heads, { qkvBias: bias, rng });
+  const norm2 = new LayerNorm(c, 1e-5);
+  const mlp = new Mlp(c, { hiddenFeatures: hidden, rng });
+  // LayerNorm affine parameters off their init, so a swapped weight and bias would show.
+  for (const n of [norm1, norm2]) {
+    n.weight.assign(tf.add(1, tf.mul(0.1, tf.randomNormal([c], 0, 1, 'float32', seed))));
+    n.bias.assign(tf.mul(0.1, tf.randomNormal([c], 0, 1, 'float32', seed + 1)));
+  }
+  for (const m of [norm1, attn, norm2, mlp]) m.eval();
+  const weights: InferenceBlockWeights = {
+    norm1Weight: norm1.weight, norm1Bias: norm1.bias, qkvWeight: attn.qkv.weight, qkvBias: attn.qkv.bias, projWeight: attn.proj.weight, projBias: attn.proj.bias,
+    norm2Weight: norm2.weight, norm2Bias: norm2.bias, fc1Weight: mlp.fc1.weight, fc1Bias: mlp.fc1.bias, fc2Weight: mlp.fc2.weight, fc2Bias: mlp.fc2.bias,
+  };
+  const apart = (x: tf.Tensor3D): tf.Tensor => {
+    const y = tf.add(x, attn.forward(norm1.forward(x) as tf.Tensor3D).out);
+    return tf.add(y, mlp.forward(norm2.forward(y)));
+  };
+  const dispose = () => [norm1, attn, norm2, mlp].forEach((m) => m.dispose());
+  return { weights, settings: { heads, scale: attn.scale, eps1: norm1.eps, eps2: norm2.eps }, apart, dispose };
+}
+
+test('a ViT block in eval mode as one wasm kernel (SelfPatchInferenceBlock): the same bits as its ops one by one, near cpu, leak-free; bad weights are a ShapeError', async () => {
+  assert.equal(tf.getKernel('SelfPatchInferenceBlock', 'wasm')?.kernelName, 'SelfPatchInferenceBlock');
+  // [batch, tokens, dim, heads, hidden, biases]: ragged token counts and widths around the 4-row
+  // tile and 8-wide panels, no Linear biases, ViT-S/16's block at 224 (197 tokens).
+  const cases: Array<[number, number, number, number, number, boolean]> = [[2, 37, 48, 3, 192, true], [3, 5, 12, 2, 20, false], [1, 197, 384, 6, 1536, true]];
+  for (const [b, n, c, heads, hidden, bias] of cases) {
+    const label = `[${b},${n},${c}] ${heads} heads, hidden ${hidden}${bias ? '' : ', no biases'}`;
+    const rng = new Rng(b * 1000 + n);
+    const x = Float32Array.from({ length: b * n * c }, () => rng.normal());
+    await use('cpu');
+    const cpu = tf.tidy(() => {
+      const l = blockLayers(c, heads, hidden, 11, bias);
+      const y = l.apart(tf.tensor3d(x, [b, n, c])).dataSync().slice();
+      l.dispose();
+      return y;
+    });
+    await use('wasm');
+    const l = blockLayers(c, heads, hidden, 11, bias);
+    const xin = tf.tensor3d(x, [b, n, c]);
+    assert.ok(inferenceBlockAvailable(xin));
+    const kernels = await ran(() => inferenceBlock(xin, l.weights, l.settings));
+    assert.deepEqual(kernels, ['SelfPatchInferenceBlock'], `${label}: one kernel`);
+    const fused = tf.tidy(() => inferenceBlock(xin, l.weights, l.settings).dataSync().slice());
+    const apart = tf.tidy(() => l.apart(xin).dataSync().slice());
+    assert.deepEqual(Array.from(fused), Array.from(apart), `${label}: the same values as the ops one by one`);
+    const err = maxAbsDiff(fused, cpu);
+    assert.ok(err < 1e-4, `${label}: differs from cpu by ${err}`);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) inferenceBlock(xin, l.weights, l.settings).dispose();
+    assert.equal(tf.memory().numTensors, before, `${label}: tensors leaked`);
+    l.dispose();
+    xin.dispose();
+  }
+  const l = blockLayers(16, 2, 32, 3, true);
+  const xin = tf.zeros([1, 4, 16]) as tf.Tensor3D;
+  assert.throws(() => inferenceBlock(xin, { ...l.weights, fc2Weight: tf.zeros([16, 31]) }, l.settings), { name: 'ShapeError', message: /mlp\.fc2\.weight is \[16,31\], expected \[16,32\]/ });
+  assert.throws(() => inferenceBlock(xin, l.weights, { ...l.settings, heads: 3 }), { name: 'ShapeError', message: /3 heads/ });
+  assert.ok(!tf.tidy(() => tf.grad((t) => { assert.equal(inferenceBlockAvailable(t as tf.Tensor3D), false, 'not on the gradient tape'); return tf.sum(t); })(xin)).isDisposed);
+  l.dispose();
+  xin.dispose();
 });
 
 test('inference attention from the fused qkv on wasm equals the Attention layer on cpu; the kernel runs in eval mode off the tape only', async () => {

@@ -29,7 +29,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   const body = (threads: number) => [
     "import * as tf from '@tensorflow/tfjs-core';",
     "import { initBackend, simdKernelThreads } from '@selfpatch/backend';",
-    "import { Attention, Linear, Mlp, Rng, attentionWithBias, gelu, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
+    "import { Attention, LayerNorm, Linear, Mlp, Rng, attentionWithBias, gelu, inferenceBlock, layerNorm, linear, scaledDotProductAttention } from '@selfpatch/nn';",
     `const info = await initBackend('wasm', { threads: ${threads}${build ? `, simd: '${build}'` : ''} });`,
     "const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);",
     "const w = tf.tensor2d(Array.from({ length: 120 * 200 }, (_, i) => Math.cos(i * 0.7)), [120, 200]);",
@@ -70,7 +70,17 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const ps = tf.mul(tf.reshape(tf.slice(big, 60000, 48 * 2880), [48, 2880]), 0.05);',
     'const pg = tf.abs(tf.reshape(tf.slice(big, 0, 3 * 2880), [3, 2880]));',
     "const pm = tf.engine().runKernel('SelfPatchNeighborhoodPropagation', { target: pt, sources: ps, segs: pg }, { h: 24, w: 40, radius: 6, topk: 5, temperature: 0.1 });",
-    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), ym: sum(ym), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db), pm: sum(pm) }));',
+    // A ViT block in eval mode as one kernel (2×197 tokens, 192 wide, hidden 768: its products,
+    // LayerNorms and residual sums are all large enough to be split), against its ops one by one.
+    'const bn1 = new LayerNorm(192, 1e-6), bat = new Attention(192, 3, { rng: new Rng(5) }), bn2 = new LayerNorm(192, 1e-6), bml = new Mlp(192, { hiddenFeatures: 768, rng: new Rng(6) });',
+    '[bn1, bat, bn2, bml].forEach((m) => m.eval());',
+    'const bx = tf.reshape(tf.slice(big, 0, 2 * 197 * 192), [2, 197, 192]);',
+    'const bw = { norm1Weight: bn1.weight, norm1Bias: bn1.bias, qkvWeight: bat.qkv.weight, qkvBias: bat.qkv.bias, projWeight: bat.proj.weight, projBias: bat.proj.bias, norm2Weight: bn2.weight, norm2Bias: bn2.bias, fc1Weight: bml.fc1.weight, fc1Bias: bml.fc1.bias, fc2Weight: bml.fc2.weight, fc2Bias: bml.fc2.bias };',
+    'const bf = inferenceBlock(bx, bw, { heads: 3, scale: bat.scale, eps1: 1e-6, eps2: 1e-6 }).dataSync();',
+    'const by = tf.add(bx, bat.forward(bn1.forward(bx)).out);',
+    'const bo = tf.add(by, bml.forward(bn2.forward(by))).dataSync();',
+    'const bsame = bf.every((v, i) => v === bo[i]);',
+    'console.log(JSON.stringify({ info, kt: simdKernelThreads(), y: sum(y), yl: sum(yl), ym: sum(ym), am: sum(am), gx: sum(gx), gw: sum(gw), ge: sum(ge), gg: sum(gg), tr: sum(tr), ln: sum(ln), at: sum(at), dq: sum(dq), dk: sum(dk), dv: sum(dv), atb: sum(atb), db: sum(db), pm: sum(pm), blk: sum(tf.tensor(bf)), bsame }));',
   ];
   const one = runScript(body(1));
   const two = runScript(body(2), 30_000);
@@ -90,7 +100,8 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
   assert.equal(r1.kt, 1);
   assert.equal(r2.kt, 2);
   assert.ok(Math.abs(r1.yl - r1.y) <= 1e-5 * Math.abs(r1.y), `packed ${r1.yl} vs ${r1.y}`);
-  for (const k of ['yl', 'ym', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb', 'pm']) {
+  assert.ok(r1.bsame && r2.bsame, `the fused block equals its ops one by one (1 thread: ${r1.bsame}, 2 threads: ${r2.bsame})`);
+  for (const k of ['yl', 'ym', 'am', 'ge', 'gg', 'tr', 'ln', 'at', 'dq', 'dk', 'dv', 'atb', 'pm', 'blk']) {
     assert.ok(Number.isFinite(r1[k]) && r1[k] !== 0, k);
     assert.equal(r2[k], r1[k], `${k} split over threads`);
   }

@@ -66,6 +66,19 @@ export const ATTENTION_QKV_KERNEL = 'SelfPatchAttentionQkv';
  */
 export const NEIGHBORHOOD_PROPAGATION_KERNEL = 'SelfPatchNeighborhoodPropagation';
 
+/**
+ * One pre-norm transformer block for inference, `y = x + proj(attn(norm1(x)))`,
+ * `out = y + fc2(gelu(fc1(norm2(y))))` (the official ViT `Block` in eval mode): `{ x, norm1Weight,
+ * norm1Bias, qkvWeight, qkvBias?, projWeight, projBias?, norm2Weight, norm2Bias, fc1Weight,
+ * fc1Bias?, fc2Weight, fc2Bias? }` (`x [batch, n, C]`, Linear weights `[out, in]`), attrs `heads`,
+ * `scale`, `eps1`, `eps2` → `[batch, n, C]`. The same values as the block's ops one by one
+ * ({@link LAYER_NORM_KERNEL}, {@link INFERENCE_LINEAR_KERNEL}, {@link ATTENTION_QKV_KERNEL},
+ * {@link INFERENCE_LINEAR_GELU_KERNEL}, tfjs `Add`); a backend runs it to keep the block's
+ * activations in one place between them. Forward only; weights are kept per dataId as for
+ * {@link INFERENCE_LINEAR_KERNEL}.
+ */
+export const INFERENCE_BLOCK_KERNEL = 'SelfPatchInferenceBlock';
+
 /** Every name of the contract, for backends that register or remove them all. */
 export const FUSED_KERNEL_NAMES: readonly string[] = [
   GELU_KERNEL,
@@ -82,6 +95,7 @@ export const FUSED_KERNEL_NAMES: readonly string[] = [
   INFERENCE_LINEAR_GELU_KERNEL,
   ATTENTION_QKV_KERNEL,
   NEIGHBORHOOD_PROPAGATION_KERNEL,
+  INFERENCE_BLOCK_KERNEL,
 ];
 
 /** Scalars of one AdamW update (float32, as the composite computes them). */

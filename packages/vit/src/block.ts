@@ -2,9 +2,11 @@
  * Pre-norm transformer block (docs/selfpatch.md §1 "Transformer block"), keys `norm1`, `attn.qkv`,
  * `attn.proj`, `norm2`, `mlp.fc1`, `mlp.fc2`:
  * `x = x + DropPath(attn(LN1(x)));  x = x + DropPath(mlp(LN2(x)))`.
+ * In eval mode on a backend with the fused block kernel (wasm), the whole block is one kernel call
+ * with the same values (`inferenceBlock` in `@selfpatch/nn`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Attention, DropPath, LayerNorm, Mlp, Module, type Rng } from '@selfpatch/nn';
+import { Attention, DropPath, inferenceBlock, inferenceBlockAvailable, LayerNorm, Mlp, Module, type Rng } from '@selfpatch/nn';
 
 export interface BlockOptions {
   dim: number;
@@ -35,9 +37,33 @@ export class Block extends Module {
 
   /** `x [B, N, C]` → `[B, N, C]`, plus the attention probabilities `[B, H, N, N]` on request. */
   forward(x: tf.Tensor3D, returnAttention = false): { x: tf.Tensor3D; attn?: tf.Tensor4D } {
+    if (!returnAttention && !this.training && inferenceBlockAvailable(x)) return { x: this.fused(x) };
     const a = this.attn.forward(this.norm1.forward(x) as tf.Tensor3D, returnAttention);
     const y = tf.add(x, this.dropPath.forward(a.out));
     const out = tf.add(y, this.dropPath.forward(this.mlp.forward(this.norm2.forward(y)))) as tf.Tensor3D;
     return a.attn ? { x: out, attn: a.attn } : { x: out };
+  }
+
+  /** The eval-mode block as one backend kernel (DropPath is the identity in eval mode). */
+  private fused(x: tf.Tensor3D): tf.Tensor3D {
+    const { norm1, attn, norm2, mlp } = this;
+    return inferenceBlock(
+      x,
+      {
+        norm1Weight: norm1.weight,
+        norm1Bias: norm1.bias,
+        qkvWeight: attn.qkv.weight,
+        qkvBias: attn.qkv.bias,
+        projWeight: attn.proj.weight,
+        projBias: attn.proj.bias,
+        norm2Weight: norm2.weight,
+        norm2Bias: norm2.bias,
+        fc1Weight: mlp.fc1.weight,
+        fc1Bias: mlp.fc1.bias,
+        fc2Weight: mlp.fc2.weight,
+        fc2Bias: mlp.fc2.bias,
+      },
+      { heads: attn.numHeads, scale: attn.scale, eps1: norm1.eps, eps2: norm2.eps },
+    );
   }
 }

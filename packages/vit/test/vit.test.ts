@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, StateDictError, tensorToRaw, type RawTensor } from '@selfpatch/nn';
 import { BACKENDS, use } from '@selfpatch/backend/testing';
+import { installWasmKernels, uninstallWasmKernels } from '@selfpatch/backend';
 import { VisionTransformer, vitConfig, inferVitConfig, vitStateDictFrom, patchify, interpolatePosEmbed } from '../src/index.js';
 
 test('parameter counts match docs/selfpatch.md §1 (SelfPatch layout)', async () => {
@@ -31,6 +32,33 @@ test('any input size: non-square, patch 8, remainder pixels dropped; CLS layout 
   tf.dispose([out, odd, ...inter]);
   sp.dispose();
   dino.dispose();
+});
+
+test('eval-mode blocks on wasm run as one fused kernel each, with the same output bits; not for attention maps, in training or on the tape', async () => {
+  await use('wasm');
+  const vit = new VisionTransformer(vitConfig('vit_tiny', { depth: 3, embedDim: 48, numHeads: 3, imgSize: 64 }), { rng: new Rng(8) }).eval();
+  const x = tf.randomNormal([2, 3, 48, 64], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const fusedCalls = async (f: () => tf.Tensor): Promise<number> =>
+    (await tf.profile(() => void tf.tidy(() => f().dataSync()))).kernels.filter((k) => k.name === 'SelfPatchInferenceBlock').length;
+  assert.equal(await fusedCalls(() => vit.forward(x)), 3, 'one kernel per block');
+  // The last block returns its attention map, so it runs op by op.
+  assert.equal(await fusedCalls(() => vit.getLastSelfAttention(x)), 2, 'attention maps: the last block op by op');
+  const fused = tf.tidy(() => vit.forward(x).dataSync().slice());
+  uninstallWasmKernels(['SelfPatchInferenceBlock']);
+  try {
+    assert.equal(await fusedCalls(() => vit.forward(x)), 0);
+    const apart = tf.tidy(() => vit.forward(x).dataSync().slice());
+    assert.deepEqual(Array.from(fused), Array.from(apart), 'the same bits as the blocks op by op');
+  } finally {
+    uninstallWasmKernels();
+    installWasmKernels();
+  }
+  assert.equal(await fusedCalls(() => vit.forward(x)), 3, 'registered again');
+  assert.equal(await fusedCalls(() => tf.grad((t) => tf.sum(vit.forward(t as tf.Tensor4D)))(x)), 0, 'not on the gradient tape');
+  vit.train();
+  assert.equal(await fusedCalls(() => vit.forward(x)), 0, 'not in train mode');
+  vit.dispose();
+  x.dispose();
 });
 
 test('patchify orders patch vectors as the conv weight (channel, ky, kx), patches row-major', async () => {
