@@ -47,10 +47,12 @@ __attribute__((export_name("scaled_softmax"))) void scaled_softmax(const float *
     f4 m4 = splat(m);
     f4 acc = splat(0.0f), acc1 = splat(0.0f);
     j = 0;
-    // Two independent exp chains per iteration (one alone is latency-bound).
+    // Two independent exp chains per iteration (one alone is latency-bound). s·scale − max is at
+    // most 0 (or NaN), where exp4's upper clamp changes nothing: only the lower one is applied.
+    const f4 lo = splat(-110.0f);
     for (; j + 8 <= c4; j += 8) {
-      f4 e0 = exp4(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j), k), m4));
-      f4 e1 = exp4(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j + 4), k), m4));
+      f4 e0 = exp4_clamped(wasm_f32x4_pmax(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j), k), m4), lo));
+      f4 e1 = exp4_clamped(wasm_f32x4_pmax(wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(sr + j + 4), k), m4), lo));
       wasm_v128_store(pr + j, e0);
       wasm_v128_store(pr + j + 4, e1);
       acc = wasm_f32x4_add(acc, e0);
