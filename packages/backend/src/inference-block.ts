@@ -119,7 +119,8 @@ export function inferenceBlockSimd(x: Float32Array, p: BlockParams, out: Float32
       [{ out: out.subarray(b0 * n * c, (b0 + nb) * n * c) }],
       (ptrs) => {
         const at = (i: number): number => ptrs[i] as number;
-        const [px, n1w, n1b, n2w, n2b, bQkv, bProj, bFc1, bFc2] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(at) as number[] as [number, number, number, number, number, number, number, number, number];
+        // Inputs in the order passed: x, the LayerNorm parameters, the four biases, unkept weights.
+        const [px, n1w, n1b, n2w, n2b, bQkv, bProj, bFc1, bFc2] = ptrs as [number, number, number, number, number, number, number, number, number];
         let next = 9;
         const panels = kept.map((k) => k ?? at(next++)) as [number, number, number, number];
         const po = at(next++);
