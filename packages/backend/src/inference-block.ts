@@ -189,5 +189,5 @@ function inferenceBlockKernel({ inputs, attrs, backend }: KernelArgs): tf.Tensor
   return out;
 }
 
-/** The kernel's registration entry (wasm-kernels.ts registers it with the other SIMD kernels). */
+/** The kernel's registration entry (simd-kernel-registry.ts registers it with the other SIMD kernels). */
 export const INFERENCE_BLOCK: [string, (a: KernelArgs) => tf.TensorInfo] = [INFERENCE_BLOCK_KERNEL, inferenceBlockKernel];

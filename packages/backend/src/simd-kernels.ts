@@ -858,7 +858,8 @@ function layerNormGradKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorI
   return [dx, dw, db];
 }
 
-const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]> = [
+/** The fused kernels defined here, by kernel name (simd-kernel-registry.ts registers them). */
+export const SIMD_KERNELS: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]> = [
   [GELU_KERNEL, geluKernel],
   [GELU_GRAD_KERNEL, geluGradKernel],
   [LAYER_NORM_KERNEL, layerNormKernel],
@@ -874,15 +875,3 @@ const FUSED: Array<[string, (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]]>
   [ATTENTION_QKV_KERNEL, attentionQkvKernel],
   [NEIGHBORHOOD_PROPAGATION_KERNEL, neighborhoodPropagationKernel],
 ];
-
-/** Registers the fused kernels (new kernel names) for 'wasm' (idempotent; `installWasmKernels` calls it). */
-export function registerSimdKernels(): void {
-  if (typeof WebAssembly === 'undefined') return;
-  for (const [kernelName, kernelFunc] of FUSED) {
-    if (tf.getKernel(kernelName, 'wasm') === undefined) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  }
-}
-
-export function unregisterSimdKernels(): void {
-  for (const [name] of FUSED) if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
-}

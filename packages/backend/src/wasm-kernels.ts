@@ -37,8 +37,8 @@
  * otherwise replace these); `initBackend('wasm')` in this package does it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { INFERENCE_BLOCK } from './inference-block.js';
-import { columnSumSimd, expKernel, matMulSimd, matMulSimdFits, registerSimdKernels, simdKernelThreads, transposeSimd, unregisterSimdKernels } from './simd-kernels.js';
+import { registerSimdKernels, unregisterSimdKernels } from './simd-kernel-registry.js';
+import { columnSumSimd, expKernel, matMulSimd, matMulSimdFits, simdKernelThreads, transposeSimd } from './simd-kernels.js';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
@@ -412,8 +412,6 @@ export function installWasmKernels(): void {
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: k?.setupFunc });
   }
   registerSimdKernels();
-  const [blockName, blockKernel] = INFERENCE_BLOCK;
-  if (tf.getKernel(blockName, 'wasm') === undefined) tf.registerKernel({ kernelName: blockName, backendName: 'wasm', kernelFunc: blockKernel as unknown as tf.KernelFunc });
   installed = true;
 }
 
@@ -431,6 +429,5 @@ export function uninstallWasmKernels(names?: readonly string[]): void {
   }
   if (names) return;
   unregisterSimdKernels();
-  if (tf.getKernel(INFERENCE_BLOCK[0], 'wasm') !== undefined) tf.unregisterKernel(INFERENCE_BLOCK[0], 'wasm');
   installed = false;
 }

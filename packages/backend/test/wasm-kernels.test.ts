@@ -437,10 +437,7 @@ function blockLayers(c: number, heads: number, hidden: number, seed: number, bia
     n.bias.assign(tf.mul(0.1, tf.randomNormal([c], 0, 1, 'float32', seed + 1)));
   }
   for (const m of [norm1, attn, norm2, mlp]) m.eval();
-  const weights: InferenceBlockWeights = {
-    norm1Weight: norm1.weight, norm1Bias: norm1.bias, qkvWeight: attn.qkv.weight, qkvBias: attn.qkv.bias, projWeight: attn.proj.weight, projBias: attn.proj.bias,
-    norm2Weight: norm2.weight, norm2Bias: norm2.bias, fc1Weight: mlp.fc1.weight, fc1Bias: mlp.fc1.bias, fc2Weight: mlp.fc2.weight, fc2Bias: mlp.fc2.bias,
-  };
+  const weights: InferenceBlockWeights = { norm1, qkv: attn.qkv, proj: attn.proj, norm2, fc1: mlp.fc1, fc2: mlp.fc2 };
   const apart = (x: tf.Tensor3D): tf.Tensor => {
     const y = tf.add(x, attn.forward(norm1.forward(x) as tf.Tensor3D).out);
     return tf.add(y, mlp.forward(norm2.forward(y)));
@@ -484,7 +481,7 @@ test('a ViT block in eval mode as one wasm kernel (SelfPatchInferenceBlock): the
   }
   const l = blockLayers(16, 2, 32, 3, true);
   const xin = tf.zeros([1, 4, 16]) as tf.Tensor3D;
-  assert.throws(() => inferenceBlock(xin, { ...l.weights, fc2Weight: tf.zeros([16, 31]) }, l.settings), { name: 'ShapeError', message: /mlp\.fc2\.weight is \[16,31\], expected \[16,32\]/ });
+  assert.throws(() => inferenceBlock(xin, { ...l.weights, fc2: { weight: tf.zeros([16, 31]), bias: null } }, l.settings), { name: 'ShapeError', message: /mlp\.fc2\.weight is \[16,31\], expected \[16,32\]/ });
   assert.throws(() => inferenceBlock(xin, l.weights, { ...l.settings, heads: 3 }), { name: 'ShapeError', message: /3 heads/ });
   assert.ok(!tf.tidy(() => tf.grad((t) => { assert.equal(inferenceBlockAvailable(t as tf.Tensor3D), false, 'not on the gradient tape'); return tf.sum(t); })(xin)).isDisposed);
   l.dispose();

@@ -75,7 +75,7 @@ test('threaded wasm in Node: 2 threads, same numbers as 1 thread, exits by itsel
     'const bn1 = new LayerNorm(192, 1e-6), bat = new Attention(192, 3, { rng: new Rng(5) }), bn2 = new LayerNorm(192, 1e-6), bml = new Mlp(192, { hiddenFeatures: 768, rng: new Rng(6) });',
     '[bn1, bat, bn2, bml].forEach((m) => m.eval());',
     'const bx = tf.reshape(tf.slice(big, 0, 2 * 197 * 192), [2, 197, 192]);',
-    'const bw = { norm1Weight: bn1.weight, norm1Bias: bn1.bias, qkvWeight: bat.qkv.weight, qkvBias: bat.qkv.bias, projWeight: bat.proj.weight, projBias: bat.proj.bias, norm2Weight: bn2.weight, norm2Bias: bn2.bias, fc1Weight: bml.fc1.weight, fc1Bias: bml.fc1.bias, fc2Weight: bml.fc2.weight, fc2Bias: bml.fc2.bias };',
+    'const bw = { norm1: bn1, qkv: bat.qkv, proj: bat.proj, norm2: bn2, fc1: bml.fc1, fc2: bml.fc2 };',
     'const bf = inferenceBlock(bx, bw, { heads: 3, scale: bat.scale, eps1: 1e-6, eps2: 1e-6 }).dataSync();',
     'const by = tf.add(bx, bat.forward(bn1.forward(bx)).out);',
     'const bo = tf.add(by, bml.forward(bn2.forward(by))).dataSync();',

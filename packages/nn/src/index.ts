@@ -14,7 +14,7 @@ export { imageFeature, type Backbone, type BackboneFeatures } from './backbone.j
 export { Module, type StateDict, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { matmul2d, linear, transposeFlagsFree } from './ops/matmul.js';
 export { inferenceLinear, inferenceLinearAvailable, inferenceLinearGelu, inferenceLinearGeluAvailable } from './ops/inference-linear.js';
-export { inferenceBlock, inferenceBlockAvailable, type InferenceBlockSettings, type InferenceBlockWeights } from './ops/inference-block.js';
+export { inferenceBlock, inferenceBlockAvailable, type AffineWeights, type InferenceBlockSettings, type InferenceBlockWeights } from './ops/inference-block.js';
 export { gelu } from './ops/gelu.js';
 export { stopGradient } from './ops/stop-gradient.js';
 export { l2norm, l2normalize } from './ops/normalize.js';

@@ -47,23 +47,6 @@ export class Block extends Module {
   /** The eval-mode block as one backend kernel (DropPath is the identity in eval mode). */
   private fused(x: tf.Tensor3D): tf.Tensor3D {
     const { norm1, attn, norm2, mlp } = this;
-    return inferenceBlock(
-      x,
-      {
-        norm1Weight: norm1.weight,
-        norm1Bias: norm1.bias,
-        qkvWeight: attn.qkv.weight,
-        qkvBias: attn.qkv.bias,
-        projWeight: attn.proj.weight,
-        projBias: attn.proj.bias,
-        norm2Weight: norm2.weight,
-        norm2Bias: norm2.bias,
-        fc1Weight: mlp.fc1.weight,
-        fc1Bias: mlp.fc1.bias,
-        fc2Weight: mlp.fc2.weight,
-        fc2Bias: mlp.fc2.bias,
-      },
-      { heads: attn.numHeads, scale: attn.scale, eps1: norm1.eps, eps2: norm2.eps },
-    );
+    return inferenceBlock(x, { norm1, qkv: attn.qkv, proj: attn.proj, norm2, fc1: mlp.fc1, fc2: mlp.fc2 }, { heads: attn.numHeads, scale: attn.scale, eps1: norm1.eps, eps2: norm2.eps });
   }
 }

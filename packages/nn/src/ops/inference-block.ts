@@ -12,21 +12,31 @@ import { ShapeError } from '../errors.js';
 import { INFERENCE_BLOCK_KERNEL, hasFusedKernel } from '../kernels.js';
 import { tapeRecording } from './custom-op.js';
 
-/** A block's parameters, named as its `state_dict` keys (camel-cased); absent Linear biases are null. */
-export interface InferenceBlockWeights {
-  norm1Weight: tf.Tensor;
-  norm1Bias: tf.Tensor;
-  qkvWeight: tf.Tensor;
-  qkvBias: tf.Tensor | null;
-  projWeight: tf.Tensor;
-  projBias: tf.Tensor | null;
-  norm2Weight: tf.Tensor;
-  norm2Bias: tf.Tensor;
-  fc1Weight: tf.Tensor;
-  fc1Bias: tf.Tensor | null;
-  fc2Weight: tf.Tensor;
-  fc2Bias: tf.Tensor | null;
+/** A LayerNorm's or Linear's parameters (a LayerNorm and a Linear module each fit as they are). */
+export interface AffineWeights<Bias extends tf.Tensor | null = tf.Tensor | null> {
+  weight: tf.Tensor;
+  bias: Bias;
 }
+
+/** A block's parameters by layer (`attn.qkv`, `attn.proj`, `mlp.fc1`, `mlp.fc2` as qkv, proj, fc1, fc2); Linear biases may be null. */
+export interface InferenceBlockWeights {
+  norm1: AffineWeights<tf.Tensor>;
+  qkv: AffineWeights;
+  proj: AffineWeights;
+  norm2: AffineWeights<tf.Tensor>;
+  fc1: AffineWeights;
+  fc2: AffineWeights;
+}
+
+/** Each layer's name in InferenceBlockWeights and its `state_dict` prefix (for error messages). */
+const LAYERS = [
+  ['norm1', 'norm1'],
+  ['qkv', 'attn.qkv'],
+  ['proj', 'attn.proj'],
+  ['norm2', 'norm2'],
+  ['fc1', 'mlp.fc1'],
+  ['fc2', 'mlp.fc2'],
+] as const;
 
 /** Settings of one block: attention heads and scale, and each LayerNorm's eps. */
 export interface InferenceBlockSettings {
@@ -57,41 +67,35 @@ export function inferenceBlockAvailable(x: tf.Tensor): boolean {
  * @example
  * ```ts
  * const c = 8, hidden = 32;
- * const w = (r: number, k: number) => tf.randomNormal([r, k], 0, 0.1);
- * const weights = {
- *   norm1Weight: tf.ones([c]), norm1Bias: tf.zeros([c]), qkvWeight: w(3 * c, c), qkvBias: tf.zeros([3 * c]),
- *   projWeight: w(c, c), projBias: null, norm2Weight: tf.ones([c]), norm2Bias: tf.zeros([c]),
- *   fc1Weight: w(hidden, c), fc1Bias: null, fc2Weight: w(c, hidden), fc2Bias: null,
- * };
+ * const linear = (out: number, inF: number, bias = true) => ({ weight: tf.randomNormal([out, inF], 0, 0.1), bias: bias ? tf.zeros([out]) : null });
+ * const norm = () => ({ weight: tf.ones([c]), bias: tf.zeros([c]) });
+ * const weights = { norm1: norm(), qkv: linear(3 * c, c), proj: linear(c, c), norm2: norm(), fc1: linear(hidden, c), fc2: linear(c, hidden, false) };
  * const out = inferenceBlock(tf.randomNormal([1, 5, c]) as tf.Tensor3D, weights, { heads: 2, scale: 0.5, eps1: 1e-6, eps2: 1e-6 }); // [1, 5, 8]
  * ```
  */
 export function inferenceBlock(x: tf.Tensor3D, weights: InferenceBlockWeights, settings: InferenceBlockSettings): tf.Tensor3D {
   const c = x.shape[2];
-  const hidden = weights.fc1Weight.shape[0] as number;
-  const expect: Array<[string, tf.Tensor | null, number[]]> = [
-    ['norm1.weight', weights.norm1Weight, [c]],
-    ['norm1.bias', weights.norm1Bias, [c]],
-    ['attn.qkv.weight', weights.qkvWeight, [3 * c, c]],
-    ['attn.qkv.bias', weights.qkvBias, [3 * c]],
-    ['attn.proj.weight', weights.projWeight, [c, c]],
-    ['attn.proj.bias', weights.projBias, [c]],
-    ['norm2.weight', weights.norm2Weight, [c]],
-    ['norm2.bias', weights.norm2Bias, [c]],
-    ['mlp.fc1.weight', weights.fc1Weight, [hidden, c]],
-    ['mlp.fc1.bias', weights.fc1Bias, [hidden]],
-    ['mlp.fc2.weight', weights.fc2Weight, [c, hidden]],
-    ['mlp.fc2.bias', weights.fc2Bias, [c]],
-  ];
-  for (const [key, t, shape] of expect) {
-    if (t && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+  const hidden = weights.fc1.weight.shape[0] as number;
+  const shapes: Record<(typeof LAYERS)[number][0], number[]> = { norm1: [c], qkv: [3 * c, c], proj: [c, c], norm2: [c], fc1: [hidden, c], fc2: [c, hidden] };
+  const check = (key: string, t: tf.Tensor, shape: number[]): void => {
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new ShapeError(`inferenceBlock: ${key} is [${t.shape.join(',')}], expected [${shape.join(',')}] for x [${x.shape.join(',')}]`);
     }
-  }
+  };
   if (!Number.isInteger(settings.heads) || settings.heads < 1 || c % settings.heads !== 0) {
     throw new ShapeError(`inferenceBlock: ${settings.heads} heads do not divide the width ${c}`);
   }
+  // The kernel's inputs are named `${layer}Weight` and `${layer}Bias` (@selfpatch/nn/kernels).
   const inputs: tf.NamedTensorMap = { x };
-  for (const [name, t] of Object.entries(weights) as Array<[string, tf.Tensor | null]>) if (t) inputs[name] = t;
+  for (const [name, key] of LAYERS) {
+    const { weight, bias } = weights[name];
+    const shape = shapes[name];
+    check(`${key}.weight`, weight, shape);
+    inputs[`${name}Weight`] = weight;
+    if (bias) {
+      check(`${key}.bias`, bias, shape.slice(0, 1));
+      inputs[`${name}Bias`] = bias;
+    }
+  }
   return tf.engine().runKernel(INFERENCE_BLOCK_KERNEL, inputs, { ...settings }) as tf.Tensor3D;
 }
